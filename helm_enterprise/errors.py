@@ -1,0 +1,148 @@
+"""The one error tree of helm_enterprise.
+
+::
+
+    HelmEnterpriseError                 root; every error the package raises on purpose
+    ├── ConfigError                     invalid user input; carries the field path
+    ├── SecretBackendError              a secret store failed (Vault unreachable, denied, ...)
+    ├── ChartSourceError                a chart could not be fetched (repo, OCI, local path)
+    │   ├── RepositoryAuthError         the repository refused our credentials
+    │   └── GitSourceError              a Git chart source failed
+    ├── ValidationError                 dry-run findings (schema, ownership, tenancy)
+    ├── OwnershipConflictError          an object/release belongs to another owner
+    ├── RollbackError                   an explicit or automatic rollback failed
+    ├── DriftError                      drift detection could not run
+    ├── PolicyError                     the policy pack could not evaluate
+    ├── AuditError                      the audit trail could not be written or verified
+    ├── HealthCheckError                a health check failed or could not run
+    └── ToolchainError / SandboxError   the local platform (toolchain build, sandbox)
+
+Rules every raise follows:
+
+* Messages never contain a secret value. Secret-bearing inputs are referred to by their
+  reference (``vault:kv/data/app#password``), never by what they resolve to.
+* Remote payloads are truncated (:func:`truncate`) before they are put in a message.
+* Errors from external libraries are converted in one classifier per library and chained
+  with ``raise ... from err`` so the cause stays inspectable without being printed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+_MAX_REMOTE = 300
+
+
+def truncate(text: str, limit: int = _MAX_REMOTE) -> str:
+    """Shorten a remote payload for inclusion in an error message."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class HelmEnterpriseError(Exception):
+    """Root of every error helm_enterprise raises on purpose."""
+
+
+class ConfigError(HelmEnterpriseError):
+    """Invalid configuration, raised before any resource is registered.
+
+    ``path`` is the dotted field path (``releases[2].timeouts.readiness``) and ``hint`` says
+    how to fix it. ``issues`` holds every problem found when there were several.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str = "",
+        hint: str = "",
+        issues: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        self.path = path
+        self.hint = hint
+        self.issues = list(issues) or [(path, message)]
+        text = f"{path}: {message}" if path else message
+        if hint:
+            text = f"{text} ({hint})"
+        if len(self.issues) > 1:
+            rest = "; ".join(f"{p}: {m}" for p, m in self.issues[1:])
+            text = f"{text}; and {len(self.issues) - 1} more: {rest}"
+        super().__init__(text)
+
+
+class SecretBackendError(HelmEnterpriseError):
+    """A secret store could not deliver a value. ``reference`` names the path, never a value."""
+
+    def __init__(self, message: str, *, reference: str = "", backend: str = "") -> None:
+        self.reference = reference
+        self.backend = backend
+        super().__init__(message)
+
+
+class ChartSourceError(HelmEnterpriseError):
+    """A chart could not be fetched or read."""
+
+    def __init__(self, message: str, *, source: str = "") -> None:
+        self.source = source
+        super().__init__(message)
+
+
+class RepositoryAuthError(ChartSourceError):
+    """A chart repository refused the credentials; names repository and method only."""
+
+    def __init__(self, message: str, *, source: str = "", method: str = "") -> None:
+        self.method = method
+        super().__init__(message, source=source)
+
+
+class GitSourceError(ChartSourceError):
+    """A Git chart source failed (clone, fetch, auth, subpath)."""
+
+
+class ValidationError(HelmEnterpriseError):
+    """Dry-run validation produced findings that block the deployment."""
+
+    def __init__(self, message: str, *, findings: Sequence[object] = ()) -> None:
+        self.findings = list(findings)
+        super().__init__(message)
+
+
+class OwnershipConflictError(HelmEnterpriseError):
+    """An object or Helm release already belongs to another release or stack."""
+
+
+class RollbackError(HelmEnterpriseError):
+    """A rollback could not be performed."""
+
+
+class DriftError(HelmEnterpriseError):
+    """Drift detection could not run (not: drift was found)."""
+
+
+class PolicyError(HelmEnterpriseError):
+    """The policy pack could not evaluate."""
+
+
+class AuditError(HelmEnterpriseError):
+    """The audit trail could not be written, read or verified."""
+
+
+class HealthCheckError(HelmEnterpriseError):
+    """A health check failed or could not run."""
+
+
+class ToolchainError(HelmEnterpriseError):
+    """Building or locating a toolchain binary failed; ``log_path`` has the details."""
+
+    def __init__(self, message: str, *, log_path: Path | None = None) -> None:
+        self.log_path = log_path
+        super().__init__(message)
+
+
+class SandboxError(HelmEnterpriseError):
+    """The local sandbox (clusters, Vault, Git, chart repositories) failed."""
+
+    def __init__(self, message: str, *, log_path: Path | None = None) -> None:
+        self.log_path = log_path
+        super().__init__(message)
