@@ -1,5 +1,59 @@
-"""helm_enterprise: Pulumi components that run Helm releases the way enterprises need."""
+"""helm_enterprise: Pulumi components that run Helm releases the way enterprises need.
+
+Public API (everything else is internal)::
+
+    from helm_enterprise import Release
+
+    Release("web", {
+        "namespace": "shop",
+        "chart": {"name": "podinfo", "version": "6.5.0",
+                  "repository": {"url": "https://charts.corp", "auth": [{
+                      "method": "basic", "username": "ci",
+                      "password": "vault:secret/charts#password"}]}},
+        "secret_values": {"db.password": "vault:secret/shop/db#password"},
+    })
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from helm_enterprise.components.context import Platform
+from helm_enterprise.components.release import Release, ReleaseArgs
+from helm_enterprise.config import (
+    ConfigRef,
+    ReleaseConfig,
+    RepositoryConfig,
+    SecretKeyRef,
+    StackConfig,
+    VaultConfig,
+    VaultRef,
+)
+from helm_enterprise.errors import (
+    ChartSourceError,
+    ConfigError,
+    HelmEnterpriseError,
+    RepositoryAuthError,
+    SecretBackendError,
+    ValidationError,
+)
+from helm_enterprise.secrets import SecretBackend, SecretData
+
+__all__ = [
+    "ChartSourceError",
+    "ConfigError",
+    "ConfigRef",
+    "HelmEnterpriseError",
+    "Platform",
+    "Release",
+    "ReleaseArgs",
+    "ReleaseConfig",
+    "RepositoryAuthError",
+    "RepositoryConfig",
+    "SecretBackend",
+    "SecretBackendError",
+    "SecretData",
+    "SecretKeyRef",
+    "StackConfig",
+    "ValidationError",
+    "VaultConfig",
+    "VaultRef",
+]

@@ -22,6 +22,7 @@ Rules every raise follows:
 * Messages never contain a secret value. Secret-bearing inputs are referred to by their
   reference (``vault:kv/data/app#password``), never by what they resolve to.
 * Remote payloads are truncated (:func:`truncate`) before they are put in a message.
+* A Pulumi program shows these errors as ``error: <message>`` with no traceback.
 * Errors from external libraries are converted in one classifier per library and chained
   with ``raise ... from err`` so the cause stays inspectable without being printed.
 """
@@ -30,6 +31,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+
+import pulumi
 
 _MAX_REMOTE = 300
 
@@ -40,8 +43,12 @@ def truncate(text: str, limit: int = _MAX_REMOTE) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-class HelmEnterpriseError(Exception):
-    """Root of every error helm_enterprise raises on purpose."""
+class HelmEnterpriseError(pulumi.RunError):
+    """Root of every error helm_enterprise raises on purpose.
+
+    It derives from :class:`pulumi.RunError` so that inside a Pulumi program a user
+    mistake ends the run with its one-line message instead of a Python traceback.
+    """
 
 
 class ConfigError(HelmEnterpriseError):

@@ -14,7 +14,7 @@ import dataclasses
 import os
 from pathlib import Path
 
-from helm_enterprise.sandbox.toolchain._base import cache_root
+from helm_enterprise._cache import cache_root
 
 DEFAULT_PORT_BASE = 36000
 

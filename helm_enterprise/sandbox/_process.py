@@ -145,11 +145,9 @@ class Service:
         while time.monotonic() < deadline:
             if proc is not None and proc.poll() is not None:
                 return False
-            try:
+            with contextlib.suppress(Exception):  # a probe failing means "not yet"
                 if self.probe():
                     return True
-            except Exception:  # noqa: BLE001 - a probe failing means "not yet"
-                pass
             time.sleep(0.3)
         return False
 
@@ -176,7 +174,7 @@ class Service:
         if pid is not None:
             try:
                 ready = bool(self.probe())
-            except Exception:  # noqa: BLE001 - status must never raise
+            except Exception:
                 ready = False
         return {
             "name": self.name,

@@ -85,18 +85,14 @@ def _select(recipes: Sequence[Recipe], families: Iterable[str] | None) -> list[R
     known = {r.family for r in recipes}
     unknown = [f for f in wanted if f not in known]
     if unknown:
-        raise ToolchainError(
-            f"unknown toolchain families {unknown}; known: {sorted(known)}"
-        )
+        raise ToolchainError(f"unknown toolchain families {unknown}; known: {sorted(known)}")
     return [r for r in recipes if r.family in wanted]
 
 
 def status(layout: Layout | None = None) -> list[tuple[Recipe, Stamp | None]]:
     """Each recipe with its up-to-date stamp, or None when it would be (re)built."""
     layout = layout or Layout.default()
-    return [
-        (r, _stamp_ok(layout, r, recipe_key(*r.key))) for r in all_recipes()
-    ]
+    return [(r, _stamp_ok(layout, r, recipe_key(*r.key))) for r in all_recipes()]
 
 
 def ensure(

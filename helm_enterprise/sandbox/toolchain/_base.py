@@ -27,19 +27,10 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from helm_enterprise._cache import cache_root
 from helm_enterprise.errors import ToolchainError
 
 ProgressFn = Callable[[str], None]
-
-
-def cache_root() -> Path:
-    """Root of every cache the project keeps (toolchain, Git checkouts, Vault reads)."""
-    env = os.environ.get("HELM_ENTERPRISE_CACHE")
-    if env:
-        return Path(env).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "helm-enterprise"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -141,12 +132,24 @@ class BuildLog:
             full_env.update(env)
         if capture:
             proc = subprocess.run(
-                argv, cwd=cwd, env=full_env, stdout=subprocess.PIPE, stderr=self._fh, text=True
+                argv,
+                cwd=cwd,
+                env=full_env,
+                stdout=subprocess.PIPE,
+                stderr=self._fh,
+                text=True,
+                check=False,
             )
             out = proc.stdout
         else:
             proc = subprocess.run(
-                argv, cwd=cwd, env=full_env, stdout=self._fh, stderr=subprocess.STDOUT, text=True
+                argv,
+                cwd=cwd,
+                env=full_env,
+                stdout=self._fh,
+                stderr=subprocess.STDOUT,
+                text=True,
+                check=False,
             )
             out = ""
         self._fh.flush()

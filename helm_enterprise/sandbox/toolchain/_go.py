@@ -60,9 +60,9 @@ def parse_directives(gomod: str) -> dict[str, list[str]]:
         if m:
             block = m.group(1)
             continue
-        for kind in out:
+        for kind, bodies in out.items():
             if line.startswith(kind + " "):
-                out[kind].append(line[len(kind) + 1 :].strip())
+                bodies.append(line[len(kind) + 1 :].strip())
     return out
 
 
@@ -172,7 +172,9 @@ class GoWrapper:
 
     def blank_imports(self, packages: Sequence[str]) -> None:
         body = "\n".join(f'\t_ "{p}"' for p in packages)
-        (self.dir / "tools.go").write_text(f"//go:build tools\n\npackage tools\n\nimport (\n{body}\n)\n")
+        (self.dir / "tools.go").write_text(
+            f"//go:build tools\n\npackage tools\n\nimport (\n{body}\n)\n"
+        )
 
     # -- build ------------------------------------------------------------------------
 

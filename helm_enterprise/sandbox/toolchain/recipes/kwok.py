@@ -28,7 +28,10 @@ def _build(ctx: BuildContext) -> None:
     # The Stage configs (node-initialize, pod-ready, ...) ship in the module source.
     info = w.download(f"{MODULE}@{VERSION}")
     stage_src = f"{info['Dir']}/kustomize/stage"
-    w.log.run(["cp", "-rT", stage_src, str(ctx.layout.root / "kwok-stages")], what="copying kwok stage configs")
+    w.log.run(
+        ["cp", "-rT", stage_src, str(ctx.layout.root / "kwok-stages")],
+        what="copying kwok stage configs",
+    )
 
 
 RECIPES = [

@@ -1,0 +1,30 @@
+"""Where helm_enterprise keeps caches (charts, Git checkouts, the sandbox toolchain)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def cache_root() -> Path:
+    """``$HELM_ENTERPRISE_CACHE``, else ``$XDG_CACHE_HOME/helm-enterprise``, else
+    ``~/.cache/helm-enterprise``."""
+    env = os.environ.get("HELM_ENTERPRISE_CACHE")
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "helm-enterprise"
+
+
+def private_runtime_dir() -> Path:
+    """A per-user directory only its owner can enter (0700), for short-lived credential
+    files; on the local tmpfs when the system has one."""
+    base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
+    path = Path(base) / f"helm-enterprise-{os.getuid()}"
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_uid != os.getuid():
+        raise PermissionError(f"{path} belongs to another user; refusing to use it")
+    path.chmod(0o700)
+    return path

@@ -1,0 +1,455 @@
+"""``helm_enterprise.Release``: one Helm release with what production needs.
+
+Two modes:
+
+* ``release`` (default) wraps ``kubernetes.helm.v3.Release``: a real Helm release with
+  history, hooks, atomic upgrades and rollback.
+* ``chart`` wraps ``kubernetes.helm.v4.Chart``: every rendered object becomes its own
+  Pulumi resource, so ``pulumi refresh`` sees per-object drift and policies see every
+  object; there is no Helm history (and no Helm rollback) in this mode.
+
+Construction order (validate first, then build): config model → secret references
+resolved (batched Vault reads, Pulumi secrets) → chart source resolved → pre-apply
+checks against the cluster when it is reachable (ownership, stuck-release recovery) →
+children registered (namespace, ownership record, the Helm resource). Values checked
+against the chart's values.schema.json gate the Helm resource, so a schema violation
+fails ``pulumi preview`` before anything is applied.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal, TypedDict
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from helm_enterprise._values import merge
+from helm_enterprise.components.context import Platform, default_platform
+from helm_enterprise.config._base import format_duration, validate_model
+from helm_enterprise.config.release import ReleaseConfig, effective_timeouts
+from helm_enterprise.config.secrets import SecretKeyRef
+from helm_enterprise.errors import HelmEnterpriseError, SecretBackendError, ValidationError
+from helm_enterprise.kube import helm_storage, ownership, recovery
+from helm_enterprise.secrets.inject import SecretInjector
+from helm_enterprise.sources import ResolvedChart, SourceContext, resolve_chart, scope_for
+from helm_enterprise.sources.chartfile import read_chart
+from helm_enterprise.validation import Finding, check_schema, errors
+
+TYPE_TOKEN = "helm-enterprise:index:Release"  # noqa: S105 - a type token, not a secret
+
+
+class ReleaseArgs(TypedDict, total=False):
+    """Arguments of :class:`Release` (the same fields as a ``helm-enterprise:releases``
+    entry in stack config, in snake_case). Only ``chart`` is required; ``name`` defaults
+    to the resource name."""
+
+    name: str
+    namespace: str
+    create_namespace: bool
+    mode: Literal["release", "chart"]
+    chart: dict[str, Any]
+    values: dict[str, Any]
+    secret_values: dict[str, Any]
+    timeouts: dict[str, Any]
+    rollback: dict[str, Any]
+    validation: dict[str, Any]
+    roll_on_secret_change: dict[str, Any]
+    wait: bool
+    wait_for_jobs: bool
+    description: str
+    labels: dict[str, str]
+    adopt: bool
+    tenant: str
+    protect: bool
+    retain_on_delete: bool
+
+
+def _to_config(resource_name: str, args: ReleaseArgs | ReleaseConfig, field: str) -> ReleaseConfig:
+    if isinstance(args, ReleaseConfig):
+        return args
+    data = dict(args)
+    data.setdefault("name", resource_name)
+    return validate_model(ReleaseConfig, data, field)
+
+
+class Release(pulumi.ComponentResource):
+    """A Helm release (``helm-enterprise:index:Release``).
+
+    Outputs:
+        status: Helm status (``deployed``, ``failed``...); ``deployed`` in chart mode once
+            every object is ready.
+        revision: Helm revision number (``None`` in chart mode, which has no history).
+        namespace: the namespace the release lives in.
+        chart_name / chart_version: what Helm deployed.
+        resolved_source: where the chart came from (repository URL, OCI reference,
+            local path, Git commit) — recorded for audit.
+        values_checksum: digest of the injected secrets' identities (``None`` when the
+            release injects no secrets); changes when a secret rotates.
+        references: the secret references injected (never their values).
+
+    Raises:
+        ConfigError: invalid arguments (before any resource is registered).
+        SecretBackendError: a secret reference could not be read.
+        ValidationError: dry-run checks failed (schema, ownership).
+    """
+
+    status: pulumi.Output[str]
+    revision: pulumi.Output[int | None]
+    namespace: pulumi.Output[str]
+    chart_name: pulumi.Output[str]
+    chart_version: pulumi.Output[str]
+    resolved_source: pulumi.Output[str]
+    values_checksum: pulumi.Output[str | None]
+    references: pulumi.Output[list[str]]
+
+    def __init__(
+        self,
+        resource_name: str,
+        args: ReleaseArgs | ReleaseConfig,
+        opts: pulumi.ResourceOptions | None = None,
+        *,
+        platform: Platform | None = None,
+        field: str = "",
+    ) -> None:
+        # Validate before registering anything: a ConfigError leaves no trace in state.
+        cfg = _to_config(resource_name, args, field)
+        platform = platform or default_platform()
+        super().__init__(TYPE_TOKEN, resource_name, None, opts)
+        self.config = cfg
+        self._name = resource_name
+        self._secret_reads: dict[tuple[str, str], k8s.core.v1.Secret] = {}
+        project, stack = pulumi.get_project(), pulumi.get_stack()
+        owner = ownership.owner_id(project, stack, cfg.name)
+        self._labels = {
+            **cfg.labels,
+            **ownership.ownership_labels(project, stack, cfg.name, cfg.tenant),
+        }
+        self._annotations = ownership.ownership_annotations(project, stack, cfg.name)
+        user_deps = list(
+            (opts.depends_on if opts and isinstance(opts.depends_on, list) else []) or []
+        )
+
+        injector = SecretInjector(platform.resolver(), self._read_k8s_secret)
+        injected = injector.inject(cfg)
+        chart = resolve_chart(
+            cfg.chart,
+            SourceContext(
+                injector=injector,
+                repositories=platform.repositories,
+                scope=scope_for(project, stack, cfg.name),
+                field=f"{field}.chart" if field else "chart",
+                base_dir=platform.base_dir,
+            ),
+        )
+
+        replace = self._pre_apply_checks(platform, owner)
+
+        timeouts_install = effective_timeouts("install", platform.timeouts, cfg.timeouts)
+        timeouts_upgrade = effective_timeouts("upgrade", platform.timeouts, cfg.timeouts)
+        timeouts_delete = effective_timeouts("uninstall", platform.timeouts, cfg.timeouts)
+        custom_timeouts = pulumi.CustomTimeouts(
+            create=f"{timeouts_install.deploy_start + timeouts_install.readiness}s",
+            update=f"{timeouts_upgrade.deploy_start + timeouts_upgrade.readiness}s",
+            delete=f"{timeouts_delete.cleanup}s",
+        )
+        helm_timeout = max(timeouts_install.readiness, timeouts_upgrade.readiness)
+
+        values: pulumi.Input[dict[str, Any]] = injected.values
+        if cfg.validation.schema_:
+            values = self._gate_on_schema(chart, values)
+
+        pulumi.log.info(
+            f"{cfg.mode} mode, chart {chart.kind} source, readiness timeout "
+            f"{format_duration(helm_timeout)}, atomic={cfg.rollback.atomic}",
+            resource=self,
+        )
+
+        child_opts = pulumi.ResourceOptions(
+            parent=self,
+            protect=cfg.protect or None,
+            retain_on_delete=cfg.retain_on_delete or None,
+        )
+        namespace_res = None
+        if cfg.create_namespace:
+            namespace_res = k8s.core.v1.Namespace(
+                f"{resource_name}-namespace",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=cfg.namespace, labels=self._labels, annotations=self._annotations
+                ),
+                opts=pulumi.ResourceOptions.merge(
+                    child_opts,
+                    pulumi.ResourceOptions(
+                        depends_on=user_deps,
+                        custom_timeouts=pulumi.CustomTimeouts(delete=f"{timeouts_delete.cleanup}s"),
+                    ),
+                ),
+            )
+        record = k8s.core.v1.ConfigMap(
+            f"{resource_name}-owner",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=ownership.record_name(cfg.name),
+                namespace=cfg.namespace,
+                labels=self._labels,
+                annotations=self._annotations,
+            ),
+            data={
+                "owner": owner,
+                "project": project,
+                "stack": stack,
+                "release": cfg.name,
+                "mode": cfg.mode,
+            },
+            opts=pulumi.ResourceOptions.merge(
+                child_opts,
+                pulumi.ResourceOptions(depends_on=[namespace_res] if namespace_res else user_deps),
+            ),
+        )
+        helm_opts = pulumi.ResourceOptions.merge(
+            child_opts,
+            pulumi.ResourceOptions(depends_on=[record], custom_timeouts=custom_timeouts),
+        )
+
+        if cfg.mode == "release":
+            rel = self._release(cfg, chart, values, helm_timeout, replace, helm_opts)
+            self.status = rel.status.status
+            self.revision = rel.status.revision
+            self.namespace = rel.status.namespace
+            self.chart_name = rel.status.chart
+            self.chart_version = rel.status.version
+            self.helm_release: k8s.helm.v3.Release | None = rel
+            self.chart: k8s.helm.v4.Chart | None = None
+        else:
+            ch = self._chart(cfg, chart, values, helm_opts, custom_timeouts)
+            self.status = ch.resources.apply(lambda _: "deployed")
+            self.revision = pulumi.Output.from_input(None)
+            self.namespace = pulumi.Output.from_input(cfg.namespace)
+            self.chart_name = pulumi.Output.from_input(
+                cfg.chart.name or Path(cfg.chart.path or "").name
+            )
+            self.chart_version = pulumi.Output.from_input(cfg.chart.version or "")
+            self.helm_release = None
+            self.chart = ch
+        self.resolved_source = pulumi.Output.from_input(chart.source)
+        self.values_checksum = (
+            injected.checksum if injected.checksum is not None else pulumi.Output.from_input(None)
+        )
+        self.references = pulumi.Output.from_input(injected.references)
+        self.register_outputs(
+            {
+                "status": self.status,
+                "revision": self.revision,
+                "namespace": self.namespace,
+                "chartName": self.chart_name,
+                "chartVersion": self.chart_version,
+                "resolvedSource": self.resolved_source,
+                "valuesChecksum": self.values_checksum,
+                "references": self.references,
+            }
+        )
+
+    # -- children ---------------------------------------------------------------------
+
+    def _release(
+        self,
+        cfg: ReleaseConfig,
+        chart: ResolvedChart,
+        values: pulumi.Input[dict[str, Any]],
+        helm_timeout: int,
+        replace: bool,
+        opts: pulumi.ResourceOptions,
+    ) -> k8s.helm.v3.Release:
+        native = chart.repository_opts(False)
+        repo_opts = k8s.helm.v3.RepositoryOptsArgs(**native) if native else None
+        return k8s.helm.v3.Release(
+            f"{self._name}-release",
+            k8s.helm.v3.ReleaseArgs(
+                name=cfg.name,
+                namespace=cfg.namespace,
+                chart=chart.chart,
+                version=chart.version,
+                repository_opts=repo_opts,
+                values=values,
+                atomic=cfg.rollback.atomic,
+                cleanup_on_fail=cfg.rollback.cleanup_on_fail,
+                max_history=cfg.rollback.history_limit,
+                timeout=helm_timeout,
+                skip_await=not cfg.wait,
+                wait_for_jobs=cfg.wait_for_jobs,
+                description=cfg.description,
+                replace=replace or None,
+                create_namespace=False,
+            ),
+            # `replace` only matters for the install that recovers a failed first install;
+            # ignoring it in diffs keeps later runs from upgrading for nothing.
+            opts=pulumi.ResourceOptions.merge(
+                opts, pulumi.ResourceOptions(ignore_changes=["replace"])
+            ),
+        )
+
+    def _chart(
+        self,
+        cfg: ReleaseConfig,
+        chart: ResolvedChart,
+        values: pulumi.Input[dict[str, Any]],
+        opts: pulumi.ResourceOptions,
+        custom_timeouts: pulumi.CustomTimeouts,
+    ) -> k8s.helm.v4.Chart:
+        labels, annotations = self._labels, self._annotations
+
+        def own(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
+            # Every rendered object carries the ownership labels and the release timeouts.
+            if not args.type_.startswith("kubernetes:") or args.type_.startswith(
+                "kubernetes:helm.sh"
+            ):
+                return None
+            props: dict[str, Any] = dict(args.props)
+            meta = dict(props.get("metadata") or {})
+            meta["labels"] = {**(meta.get("labels") or {}), **labels}
+            meta["annotations"] = {**(meta.get("annotations") or {}), **annotations}
+            props["metadata"] = meta
+            child = pulumi.ResourceOptions.merge(
+                args.opts, pulumi.ResourceOptions(custom_timeouts=custom_timeouts)
+            )
+            return pulumi.ResourceTransformResult(props=props, opts=child)
+
+        native = chart.repository_opts(True)
+        repo_opts = k8s.helm.v4.RepositoryOptsArgs(**native) if native else None
+        return k8s.helm.v4.Chart(
+            f"{self._name}-chart",
+            k8s.helm.v4.ChartArgs(
+                chart=chart.chart,
+                version=chart.version,
+                namespace=cfg.namespace,
+                repository_opts=repo_opts,
+                values=values,
+                skip_await=not cfg.wait,
+                name=cfg.name,
+            ),
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(transforms=[own])),
+        )
+
+    def _read_k8s_secret(self, ref: SecretKeyRef) -> pulumi.Output[str]:
+        """Read one key of a Kubernetes Secret through Pulumi (stays secret in state)."""
+        ns = ref.namespace or self.config.namespace
+        key = (ns, ref.name)
+        if key not in self._secret_reads:
+            self._secret_reads[key] = k8s.core.v1.Secret.get(
+                f"{self._name}-read-{ns}-{ref.name}",
+                f"{ns}/{ref.name}",
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        secret = self._secret_reads[key]
+
+        def pick(data: Mapping[str, str] | None) -> str:
+            data = data or {}
+            if ref.key not in data:
+                keys = ", ".join(sorted(data)) or "none"
+                raise SecretBackendError(
+                    f"Kubernetes Secret {ns}/{ref.name} has no key {ref.key!r} "
+                    f"(keys there: {keys})",
+                    reference=ref.describe(),
+                )
+            return base64.b64decode(data[ref.key]).decode()
+
+        return pulumi.Output.secret(secret.data.apply(pick))
+
+    # -- checks -----------------------------------------------------------------------
+
+    def _gate_on_schema(
+        self, chart: ResolvedChart, values: pulumi.Input[dict[str, Any]]
+    ) -> pulumi.Output[dict[str, Any]]:
+        """Return ``values`` only once they pass the chart's values.schema.json."""
+        release = self.config.name
+
+        def check(args: list[Any]) -> dict[str, Any]:
+            path, vals = args
+            files = read_chart(Path(path))
+            if files.schema is not None:
+                findings = check_schema(release, files.schema, merge(files.values, vals))
+                if errors(findings):
+                    raise ValidationError(
+                        f"{release}: values do not match the chart's values.schema.json:\n  "
+                        + "\n  ".join(f.line() for f in findings),
+                        findings=findings,
+                    )
+            result: dict[str, Any] = vals
+            return result
+
+        return pulumi.Output.all(chart.local_files(), values).apply(check)
+
+    def _pre_apply_checks(self, platform: Platform, owner: str) -> bool:
+        """Ownership and stuck-release checks against the live cluster; returns whether
+        the install must re-use a failed release's name (``replace``)."""
+        cfg = self.config
+        if not (
+            cfg.validation.ownership
+            or cfg.rollback.recover_pending
+            or cfg.rollback.recover_failed_install
+        ):
+            return False
+        access = platform.cluster_access
+        api = access.reachable_client()
+        if api is None:
+            pulumi.log.warn(
+                f"cluster {access.describe()} not reachable: ownership and recovery checks skipped",
+                resource=self,
+            )
+            return False
+        try:
+            findings: list[Finding] = []
+            if cfg.validation.ownership:
+                findings = ownership.check_release(api, cfg.namespace, cfg.name, owner, cfg.adopt)
+            if errors(findings):
+                raise ValidationError("\n".join(f.line() for f in findings), findings=findings)
+            if cfg.mode != "release":
+                return False
+            record = ownership.read_record(api, cfg.namespace, cfg.name)
+            history = helm_storage.history(api, cfg.namespace, cfg.name)
+            timeouts = effective_timeouts("upgrade", platform.timeouts, cfg.timeouts)
+            decision = recovery.decide(
+                history,
+                owned_by_us=bool(record and record.get("owner") == owner),
+                now=dt.datetime.now(dt.UTC),
+                stale_after=dt.timedelta(seconds=timeouts.deploy_start + timeouts.readiness),
+                recover_pending=cfg.rollback.recover_pending,
+                recover_failed_install=cfg.rollback.recover_failed_install,
+            )
+            return self._act(api, decision)
+        except HelmEnterpriseError:
+            raise
+        except Exception as err:
+            pulumi.log.warn(
+                f"pre-apply checks could not complete: {type(err).__name__}: {err}", resource=self
+            )
+            return False
+        finally:
+            api.close()
+
+    def _act(self, api: Any, decision: recovery.Decision) -> bool:
+        if decision.action is recovery.Action.NONE:
+            return False
+        if decision.action is recovery.Action.WAIT:
+            raise ValidationError(
+                f"{self.config.name}: {decision.message}; another operation may be running. "
+                "Retry later or recover it with `helm-enterprise rollback`."
+            )
+        if pulumi.runtime.is_dry_run():
+            pulumi.log.warn(f"{decision.message} (will be recovered by `pulumi up`)", resource=self)
+            return decision.replace
+        if decision.action in (
+            recovery.Action.MARK_FAILED,
+            recovery.Action.MARK_FAILED_AND_REPLACE,
+        ):
+            assert decision.record is not None
+            helm_storage.mark_failed(
+                api, decision.record, f"marked failed by helm-enterprise: {decision.message}"
+            )
+        pulumi.log.warn(f"recovered: {decision.message}", resource=self)
+        return decision.replace
+
+
+__all__ = ["Release", "ReleaseArgs"]

@@ -1,0 +1,357 @@
+"""The model of one release: chart source, repository auth, values, timeouts, rollback.
+
+The same model validates Python arguments (``Release(name, {...})``) and stack config
+(``helm-enterprise:releases`` in ``Pulumi.<stack>.yaml``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+from urllib.parse import urlparse
+
+from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
+
+from helm_enterprise.config._base import Duration, Model, format_duration
+from helm_enterprise.config.secrets import SecretRef, coerce_secret_ref
+
+Secret = Annotated[SecretRef, BeforeValidator(coerce_secret_ref)]
+
+_RELEASE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_CHART_NAME = re.compile(r"^[A-Za-z0-9][-A-Za-z0-9_.]*$")
+_VALUE_PATH = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+|\[\d+\])*$")
+
+# Sane ranges for T1.3 timeouts (seconds).
+TIMEOUT_RANGES = {
+    "deploy_start": (10, 3600),
+    "readiness": (30, 7200),
+    "cleanup": (10, 3600),
+}
+TIMEOUT_DEFAULTS = {"deploy_start": 300, "readiness": 600, "cleanup": 300}
+
+
+# -- repository auth (T1.1) ---------------------------------------------------------------
+
+
+class BasicAuth(Model):
+    """HTTP basic auth. The username may be plain (it is an identity, not a secret)."""
+
+    method: Literal["basic"] = "basic"
+    username: str | Secret
+    password: Secret
+
+
+class BearerAuth(Model):
+    """``Authorization: Bearer <token>``. Helm has no native support; the chart is fetched
+    by helm_enterprise itself and handed to Helm as a local archive."""
+
+    method: Literal["bearer"] = "bearer"
+    token: Secret
+
+
+class TlsAuth(Model):
+    """A TLS client certificate and key (PEM)."""
+
+    method: Literal["tls"] = "tls"
+    cert: Secret
+    key: Secret
+
+
+RepoAuth = Annotated[BasicAuth | BearerAuth | TlsAuth, Field(discriminator="method")]
+
+
+class RepositoryConfig(Model):
+    """A Helm chart repository: ``https://`` index or ``oci://`` registry.
+
+    ``auth`` lists one or more methods used together (e.g. a TLS client certificate *and*
+    basic auth). ``ca`` is a PEM CA bundle (a public value: a path or a reference).
+    TLS is verified unless ``insecure_skip_tls_verify`` is set explicitly.
+    """
+
+    url: str
+    auth: list[RepoAuth] = Field(default_factory=list)
+    ca_file: str | None = None
+    ca: Secret | None = None
+    insecure_skip_tls_verify: bool = False
+    pass_credentials: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        parsed = urlparse(v)
+        if parsed.scheme not in {"http", "https", "oci"} or not parsed.netloc:
+            raise ValueError(
+                f"{v!r} is not a chart repository URL; use https://host/path or oci://host/path"
+            )
+        return v.rstrip("/")
+
+    @field_validator("auth")
+    @classmethod
+    def _auth(
+        cls, v: list[BasicAuth | BearerAuth | TlsAuth]
+    ) -> list[BasicAuth | BearerAuth | TlsAuth]:
+        methods = [a.method for a in v]
+        dupes = sorted({m for m in methods if methods.count(m) > 1})
+        if dupes:
+            raise ValueError(f"auth method {dupes[0]!r} is listed twice; give it once")
+        if "basic" in methods and "bearer" in methods:
+            raise ValueError(
+                "basic and bearer auth both use the Authorization header; choose one "
+                "(either may be combined with tls)"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _ca(self) -> RepositoryConfig:
+        if self.ca_file and self.ca:
+            raise ValueError("give the CA as caFile or as ca, not both")
+        if self.is_oci and any(a.method == "bearer" for a in self.auth):
+            raise ValueError(
+                "bearer tokens are not supported for oci:// registries; use basic auth "
+                "(registries accept tokens as the password)"
+            )
+        return self
+
+    @property
+    def is_oci(self) -> bool:
+        return self.url.startswith("oci://")
+
+    def method_names(self) -> str:
+        return "+".join(a.method for a in self.auth) or "anonymous"
+
+
+# -- chart source -------------------------------------------------------------------------
+
+
+class GitSource(Model):
+    """A chart in a Git repository (T2.1). ``ref`` is a branch, tag or full commit SHA."""
+
+    url: str
+    ref: str = "main"
+    path: str = "."
+    auth: list[RepoAuth] = Field(default_factory=list)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        for prefix in ("git+https://", "git+ssh://", "https://", "ssh://", "file://"):
+            if v.startswith(prefix):
+                return v
+        raise ValueError(
+            f"{v!r} is not a Git URL; use git+https://host/repo or git+ssh://git@host/repo"
+        )
+
+
+class ChartSpec(Model):
+    """Where the chart comes from: exactly one of a repository, a local path, Git, or an
+    ``oci://`` reference in ``name``.
+
+    ``repository`` is a :class:`RepositoryConfig` or the name of one declared under the
+    stack's ``helm-enterprise:repositories``.
+    """
+
+    name: str | None = None
+    version: str | None = None
+    repository: RepositoryConfig | str | None = None
+    path: str | None = None
+    git: GitSource | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ChartSpec:
+        oci_name = bool(self.name and self.name.startswith("oci://"))
+        sources = [
+            s
+            for s, present in (
+                ("repository", self.repository is not None),
+                ("path", self.path is not None),
+                ("git", self.git is not None),
+                ("name (oci://)", oci_name),
+            )
+            if present
+        ]
+        if len(sources) != 1:
+            what = "none" if not sources else " and ".join(sources)
+            raise ValueError(
+                f"give exactly one chart source (repository + name, path, git, or an oci:// "
+                f"name); got {what}"
+            )
+        if self.repository is not None and not self.name:
+            raise ValueError("a chart from a repository needs its name")
+        if self.name and not oci_name and not _CHART_NAME.match(self.name):
+            raise ValueError(f"{self.name!r} is not a valid chart name")
+        if self.path is not None and self.version is not None:
+            raise ValueError("a local chart's version comes from its Chart.yaml; remove version")
+        return self
+
+
+# -- timeouts (T1.3) ----------------------------------------------------------------------
+
+
+def _check_range(field: str, seconds: int | None) -> None:
+    if seconds is None:
+        return
+    low, high = TIMEOUT_RANGES[field]
+    if not low <= seconds <= high:
+        raise ValueError(
+            f"{field.replace('_', ' ')} timeout {format_duration(seconds)} is outside "
+            f"{format_duration(low)}..{format_duration(high)}"
+        )
+
+
+class TimeoutValues(Model):
+    """Deploy-start, readiness and cleanup timeouts; unset fields inherit."""
+
+    deploy_start: Duration | None = None
+    readiness: Duration | None = None
+    cleanup: Duration | None = None
+
+    @field_validator("deploy_start", "readiness", "cleanup")
+    @classmethod
+    def _range(cls, v: int | None, info: ValidationInfo) -> int | None:
+        assert info.field_name is not None
+        _check_range(info.field_name, v)
+        return v
+
+
+class TimeoutConfig(TimeoutValues):
+    """Timeouts with optional per-operation overrides (``install``, ``upgrade``,
+    ``uninstall``, ``rollback``). Precedence: operation → release → global → defaults."""
+
+    install: TimeoutValues | None = None
+    upgrade: TimeoutValues | None = None
+    uninstall: TimeoutValues | None = None
+    rollback: TimeoutValues | None = None
+
+
+Operation = Literal["install", "upgrade", "uninstall", "rollback"]
+
+
+class EffectiveTimeouts(Model):
+    deploy_start: int
+    readiness: int
+    cleanup: int
+
+
+def effective_timeouts(operation: Operation, *layers: TimeoutConfig | None) -> EffectiveTimeouts:
+    """Resolve timeouts for one operation; ``layers`` go from global to release."""
+    out = dict(TIMEOUT_DEFAULTS)
+    for layer in layers:
+        if layer is None:
+            continue
+        for field in TIMEOUT_DEFAULTS:
+            v = getattr(layer, field)
+            if v is not None:
+                out[field] = v
+    # Operation overrides win over every layer's general values, release over global.
+    for layer in layers:
+        op = getattr(layer, operation) if layer is not None else None
+        if op is None:
+            continue
+        for field in TIMEOUT_DEFAULTS:
+            v = getattr(op, field)
+            if v is not None:
+                out[field] = v
+    return EffectiveTimeouts(**out)
+
+
+# -- rollback (T1.4) ----------------------------------------------------------------------
+
+
+class RollbackPolicy(Model):
+    """How failures are undone.
+
+    * ``atomic`` — a failed install is removed and a failed upgrade rolled back by Helm
+      (this is the automatic rollback on readiness failure);
+    * ``cleanup_on_fail`` — delete new objects created by a failed upgrade;
+    * ``history_limit`` — Helm revisions kept (``max_history``);
+    * ``recover_pending`` — a release stuck in pending-install/upgrade/rollback (a killed CI
+      job) is marked failed so the next ``pulumi up`` can proceed;
+    * ``recover_failed_install`` — a first install that failed may be replaced.
+    """
+
+    atomic: bool = True
+    cleanup_on_fail: bool = True
+    history_limit: int = Field(default=10, ge=1, le=256)
+    recover_pending: bool = True
+    recover_failed_install: bool = True
+
+
+class ValidationPolicy(Model):
+    """Dry-run validation (T1.5) run during ``pulumi preview`` and ``helm-enterprise validate``.
+
+    ``schema`` checks merged values against the chart's values.schema.json;
+    ``ownership`` reports releases/objects owned by another release or stack;
+    ``server_dry_run`` sends rendered objects to the API server with dryRun=All (RBAC,
+    quota, admission) — ``validate`` command only, it needs cluster credentials.
+    """
+
+    schema_: bool = Field(default=True, alias="schema")
+    ownership: bool = True
+    server_dry_run: bool = False
+
+
+class RollOnSecretChange(Model):
+    """Add a checksum of the injected secrets' identities/versions as a pod annotation so
+    pods roll when a secret rotates. ``values_path`` is where the chart reads pod
+    annotations (``podAnnotations`` in most charts)."""
+
+    enabled: bool = True
+    values_path: str = "podAnnotations"
+
+    @field_validator("values_path")
+    @classmethod
+    def _path(cls, v: str) -> str:
+        if not _VALUE_PATH.match(v):
+            raise ValueError(f"{v!r} is not a values path like 'podAnnotations' or 'a.b'")
+        return v
+
+
+class ReleaseConfig(Model):
+    """One Helm release managed by helm_enterprise."""
+
+    name: str
+    namespace: str = "default"
+    create_namespace: bool = False
+    mode: Literal["release", "chart"] = "release"
+    chart: ChartSpec
+    values: dict[str, Any] = Field(default_factory=dict)
+    secret_values: dict[str, Secret] = Field(default_factory=dict)
+    timeouts: TimeoutConfig | None = None
+    rollback: RollbackPolicy = Field(default_factory=RollbackPolicy)
+    validation: ValidationPolicy = Field(default_factory=ValidationPolicy)
+    roll_on_secret_change: RollOnSecretChange = Field(default_factory=RollOnSecretChange)
+    wait: bool = True
+    wait_for_jobs: bool = False
+    description: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    depends_on: list[str] = Field(default_factory=list)
+    adopt: bool = False
+    tenant: str | None = None
+    protect: bool = False
+    retain_on_delete: bool = False
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if len(v) > 53 or not _RELEASE_NAME.match(v):
+            raise ValueError(
+                f"{v!r} is not a valid Helm release name (lowercase letters, digits and '-', "
+                "at most 53 characters)"
+            )
+        return v
+
+    @field_validator("namespace")
+    @classmethod
+    def _namespace(cls, v: str) -> str:
+        if len(v) > 63 or not _NAMESPACE.match(v):
+            raise ValueError(f"{v!r} is not a valid namespace name")
+        return v
+
+    @field_validator("secret_values")
+    @classmethod
+    def _secret_paths(cls, v: dict[str, Any]) -> dict[str, Any]:
+        for path in v:
+            if not _VALUE_PATH.match(path):
+                raise ValueError(f"{path!r} is not a values path like 'db.password'")
+        return v

@@ -1,0 +1,216 @@
+"""References to secret values: Vault, Kubernetes Secrets and Pulumi secrets.
+
+A credential or secret value is never a literal. It is one of:
+
+* ``VaultRef`` — ``{vault: {path: secret/app, key: password, version: 3}}`` or the string
+  shorthand ``"vault:secret/app#password"`` (``@3`` appended pins a KV v2 version);
+* ``SecretKeyRef`` — a key of a Kubernetes Secret:
+  ``{secretKeyRef: {name: repo-creds, key: password, namespace: ci}}`` or
+  ``"k8s:ci/repo-creds#password"``;
+* ``ConfigRef`` — a *secret* Pulumi stack config value: ``{config: repoPassword}`` after
+  ``pulumi config set --secret repoPassword ...``;
+* in Python, a ``pulumi.Output`` (wrapped as a secret by the component).
+
+Values may also embed Vault references as templates: ``"postgres://app:${vault:secret/db#pw}@db"``.
+A value containing a template is resolved at deploy time and becomes a Pulumi secret as a
+whole. ``$${`` writes a literal ``${``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+import pulumi
+from pydantic import Field, field_validator, model_validator
+
+from helm_enterprise.config._base import Model
+
+_VAULT_SHORT = re.compile(r"^vault:(?P<path>[^#@\s]+)#(?P<key>[^#@\s]+)(?:@(?P<version>\d+))?$")
+_K8S_SHORT = re.compile(
+    r"^k8s:(?:(?P<ns>[a-z0-9-]+)/)?(?P<name>[a-z0-9.-]+)#(?P<key>[-._a-zA-Z0-9]+)$"
+)
+TEMPLATE = re.compile(r"(?<!\$)\$\{\s*(vault:[^}\s]+)\s*\}")
+_DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+class VaultRef(Model):
+    """A key of a Vault KV secret.
+
+    ``path`` is the logical path including the mount (``secret/app``, not
+    ``secret/data/app``); ``mount`` is only needed when the mount itself contains slashes.
+    ``version`` pins a KV v2 version (KV v1 has none).
+    """
+
+    kind: Literal["vault"] = "vault"
+    path: str
+    key: str
+    version: int | None = Field(default=None, ge=1)
+    mount: str | None = None
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, v: str) -> str:
+        v = v.strip("/")
+        if not v or "/" not in v:
+            raise ValueError(
+                f"Vault path {v!r} must include the mount and the secret, e.g. 'secret/app'"
+            )
+        if "/data/" in f"/{v}/" and v.split("/", 2)[1] == "data":
+            raise ValueError(
+                f"use the logical path without '/data/' (e.g. '{v.replace('/data/', '/', 1)}'); "
+                "the KV version is detected from the mount"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _mount_prefix(self) -> VaultRef:
+        if self.mount and not self.path.startswith(self.mount.strip("/") + "/"):
+            raise ValueError(f"path {self.path!r} does not start with mount {self.mount!r}")
+        return self
+
+    @property
+    def mount_point(self) -> str:
+        return (self.mount or self.path.split("/", 1)[0]).strip("/")
+
+    @property
+    def secret_path(self) -> str:
+        return self.path[len(self.mount_point) + 1 :]
+
+    def describe(self) -> str:
+        """Printable form: names the path and key, never a value."""
+        version = f"@{self.version}" if self.version else ""
+        return f"vault:{self.path}#{self.key}{version}"
+
+
+class SecretKeyRef(Model):
+    """A key of a Kubernetes Secret (namespace defaults to the release's namespace)."""
+
+    kind: Literal["secretKeyRef"] = "secretKeyRef"
+    name: str
+    key: str
+    namespace: str | None = None
+
+    @field_validator("name", "namespace")
+    @classmethod
+    def _dns(cls, v: str | None) -> str | None:
+        if v is not None and not _DNS1123.match(v.replace(".", "-")):
+            raise ValueError(f"{v!r} is not a valid Kubernetes name")
+        return v
+
+    def describe(self) -> str:
+        ns = f"{self.namespace}/" if self.namespace else ""
+        return f"k8s:{ns}{self.name}#{self.key}"
+
+
+class ConfigRef(Model):
+    """A secret value of this stack's Pulumi config (``pulumi config set --secret``)."""
+
+    kind: Literal["config"] = "config"
+    config: str
+
+    def describe(self) -> str:
+        return f"config:{self.config}"
+
+
+class OutputRef(Model):
+    """A Pulumi Output given in Python; always treated (and wrapped) as a secret."""
+
+    kind: Literal["output"] = "output"
+    output: Any
+
+    @field_validator("output")
+    @classmethod
+    def _is_output(cls, v: Any) -> Any:
+        if not isinstance(v, pulumi.Output):
+            raise ValueError("expected a pulumi.Output")
+        return v
+
+    def describe(self) -> str:
+        return "pulumi-secret"
+
+
+SecretRef = Annotated[VaultRef | SecretKeyRef | ConfigRef | OutputRef, Field(discriminator="kind")]
+
+LITERAL_HINT = (
+    "credentials must not be literals: use a Vault reference ('vault:secret/app#password'), "
+    "a Kubernetes Secret ('k8s:namespace/name#key'), a secret stack config value "
+    "({config: name} after `pulumi config set --secret name ...`) or a pulumi.Output secret"
+)
+
+
+def coerce_secret_ref(value: object) -> object:
+    """Normalise the accepted spellings into the tagged form pydantic validates.
+
+    Raises ValueError (which becomes a ConfigError naming the field) for literals.
+    """
+    if isinstance(value, VaultRef | SecretKeyRef | ConfigRef | OutputRef):
+        return value
+    if isinstance(value, pulumi.Output):
+        return {"kind": "output", "output": value}
+    if isinstance(value, str):
+        m = _VAULT_SHORT.match(value.strip())
+        if m:
+            ref: dict[str, object] = {"kind": "vault", "path": m["path"], "key": m["key"]}
+            if m["version"]:
+                ref["version"] = int(m["version"])
+            return ref
+        m = _K8S_SHORT.match(value.strip())
+        if m:
+            return {
+                "kind": "secretKeyRef",
+                "name": m["name"],
+                "key": m["key"],
+                "namespace": m["ns"],
+            }
+        raise ValueError(LITERAL_HINT)
+    if isinstance(value, dict):
+        if "kind" in value:
+            return value
+        keys = set(value)
+        if keys == {"vault"} and isinstance(value["vault"], dict):
+            return {"kind": "vault", **value["vault"]}
+        if keys == {"secretKeyRef"} and isinstance(value["secretKeyRef"], dict):
+            return {"kind": "secretKeyRef", **value["secretKeyRef"]}
+        if keys == {"config"}:
+            return {"kind": "config", "config": value["config"]}
+        raise ValueError(
+            "a secret reference is one of {vault: {path, key}}, {secretKeyRef: {name, key}}, "
+            f"{{config: name}}; got keys {sorted(map(str, keys))}"
+        )
+    raise ValueError(LITERAL_HINT)
+
+
+def find_templates(text: str) -> list[VaultRef]:
+    """Vault references embedded in a string value as ``${vault:path#key}``."""
+    refs = []
+    for m in TEMPLATE.finditer(text):
+        coerced = coerce_secret_ref(m.group(1))
+        assert isinstance(coerced, dict)
+        refs.append(VaultRef.model_validate(coerced))
+    return refs
+
+
+def render_template(text: str, resolved: dict[str, str]) -> str:
+    """Substitute resolved values (keyed by ``VaultRef.describe()``) into a template."""
+
+    def sub(m: re.Match[str]) -> str:
+        coerced = coerce_secret_ref(m.group(1))
+        assert isinstance(coerced, dict)
+        return resolved[VaultRef.model_validate(coerced).describe()]
+
+    return TEMPLATE.sub(sub, text).replace("$${", "${")
+
+
+def walk_templates(values: Any, path: str = "") -> list[tuple[str, VaultRef]]:
+    """Every (value path, reference) of templates inside a values tree."""
+    found: list[tuple[str, VaultRef]] = []
+    if isinstance(values, str):
+        found += [(path, r) for r in find_templates(values)]
+    elif isinstance(values, dict):
+        for k, v in values.items():
+            found += walk_templates(v, f"{path}.{k}" if path else str(k))
+    elif isinstance(values, list):
+        for i, v in enumerate(values):
+            found += walk_templates(v, f"{path}[{i}]")
+    return found

@@ -1,0 +1,188 @@
+"""Stack-level configuration: everything under the ``helm-enterprise:`` config namespace.
+
+::
+
+    config:
+      helm-enterprise:cluster: {kubeconfig: ~/.kube/config, context: prod}
+      helm-enterprise:vault: {address: https://vault:8200, auth: {method: approle, ...}}
+      helm-enterprise:timeouts: {readiness: 15m}
+      helm-enterprise:repositories:
+        corp: {url: https://charts.corp, auth: [{method: basic, username: ci, password: ...}]}
+      helm-enterprise:releases:
+        - name: web
+          chart: {name: podinfo, version: 6.5.0, repository: corp}
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BeforeValidator, Field, field_validator, model_validator
+
+from helm_enterprise.config._base import Model
+from helm_enterprise.config.release import ReleaseConfig, RepositoryConfig, TimeoutConfig
+
+
+def _coerce_credential(value: object) -> object:
+    """A Vault login credential: ``{env: NAME}``, ``{file: PATH}`` or ``{config: KEY}``."""
+    if isinstance(value, str):
+        raise ValueError(
+            "a Vault login credential must not be a literal; use {env: VAR}, {file: path} "
+            "or {config: key} (a secret stack config value)"
+        )
+    return value
+
+
+class CredentialSource(Model):
+    """Where a Vault login credential comes from. Exactly one field."""
+
+    env: str | None = None
+    file: str | None = None
+    config: str | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> CredentialSource:
+        given = [k for k in ("env", "file", "config") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError("give exactly one of env, file or config")
+        return self
+
+    def describe(self) -> str:
+        if self.env:
+            return f"env:{self.env}"
+        if self.file:
+            return f"file:{self.file}"
+        return f"config:{self.config}"
+
+
+Credential = Annotated[CredentialSource, BeforeValidator(_coerce_credential)]
+
+
+class TokenAuth(Model):
+    method: Literal["token"] = "token"
+    token: Credential = Field(default_factory=lambda: CredentialSource(env="VAULT_TOKEN"))
+
+
+class AppRoleAuth(Model):
+    method: Literal["approle"] = "approle"
+    mount: str = "approle"
+    role_id: str
+    secret_id: Credential
+
+
+class KubernetesAuth(Model):
+    method: Literal["kubernetes"] = "kubernetes"
+    mount: str = "kubernetes"
+    role: str
+    jwt: Credential = Field(
+        default_factory=lambda: CredentialSource(
+            file="/var/run/secrets/kubernetes.io/serviceaccount/token"
+        )
+    )
+
+
+class JwtAuth(Model):
+    """JWT/OIDC login (CI identity tokens such as GitHub Actions OIDC)."""
+
+    method: Literal["jwt"] = "jwt"
+    mount: str = "jwt"
+    role: str
+    jwt: Credential
+
+
+VaultAuth = Annotated[
+    TokenAuth | AppRoleAuth | KubernetesAuth | JwtAuth, Field(discriminator="method")
+]
+
+
+class VaultConfig(Model):
+    """How to reach and log in to Vault. ``address`` defaults to ``$VAULT_ADDR``."""
+
+    address: str | None = None
+    namespace: str | None = None
+    ca_file: str | None = None
+    tls_skip_verify: bool = False
+    auth: VaultAuth = Field(default_factory=TokenAuth)
+    kv_version: Literal[1, 2] | None = None
+    timeout: float = Field(default=10.0, gt=0, le=300)
+    max_parallel_reads: int = Field(default=8, ge=1, le=64)
+
+    @field_validator("address")
+    @classmethod
+    def _addr(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("http://", "https://")):
+            raise ValueError(f"{v!r} is not a Vault address; use https://host:8200")
+        return v.rstrip("/") if v else v
+
+
+class ClusterConfig(Model):
+    """Which cluster to deploy to. Unset: the ambient kubeconfig (``$KUBECONFIG``)."""
+
+    kubeconfig: str | None = None
+    context: str | None = None
+
+
+class StackConfig(Model):
+    """Everything a stack can set under ``helm-enterprise:``."""
+
+    releases: list[ReleaseConfig] = Field(default_factory=list)
+    repositories: dict[str, RepositoryConfig] = Field(default_factory=dict)
+    vault: VaultConfig | None = None
+    timeouts: TimeoutConfig | None = None
+    cluster: ClusterConfig | None = None
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> StackConfig:
+        seen: dict[tuple[str, str], int] = {}
+        names = {r.name for r in self.releases}
+        for i, r in enumerate(self.releases):
+            key = (r.namespace, r.name)
+            if key in seen:
+                raise ValueError(
+                    f"releases[{i}]: release {r.name!r} in namespace {r.namespace!r} is "
+                    f"already declared at releases[{seen[key]}]"
+                )
+            seen[key] = i
+            repo = r.chart.repository
+            if isinstance(repo, str) and repo not in self.repositories:
+                known = ", ".join(sorted(self.repositories)) or "none declared"
+                raise ValueError(
+                    f"releases[{i}].chart.repository: unknown repository {repo!r} "
+                    f"(helm-enterprise:repositories has: {known})"
+                )
+            for dep in r.depends_on:
+                if dep not in names:
+                    raise ValueError(
+                        f"releases[{i}].dependsOn: no release named {dep!r} in this stack"
+                    )
+        cycle = find_cycle({r.name: r.depends_on for r in self.releases})
+        if cycle:
+            raise ValueError(f"releases: dependency cycle {' -> '.join(cycle)}")
+        return self
+
+
+def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
+    """A dependency cycle as a path (first node repeated at the end), or None."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for dep in graph.get(node, []):
+            if state.get(dep) == 1:
+                return [*stack[stack.index(dep) :], dep]
+            if state.get(dep) is None:
+                found = visit(dep)
+                if found:
+                    return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for n in graph:
+        if state.get(n) is None:
+            found = visit(n)
+            if found:
+                return found
+    return None

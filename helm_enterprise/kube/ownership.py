@@ -1,0 +1,167 @@
+"""Ownership (X.6): labels on everything helm_enterprise creates, and conflict checks.
+
+Each release has an *ownership record*: a ConfigMap ``helm-enterprise-owner-<release>``
+in the release namespace, created by the component itself, naming project, stack and
+release. Before a release is applied, :func:`check_release` compares the record (and
+Helm's own history) with the current stack: a release owned by another stack, or a Helm
+release installed outside helm_enterprise, is reported instead of being taken over
+(unless the release says ``adopt: true``). :func:`check_object` does the same for single
+objects (chart mode, where every object is a Pulumi resource that would otherwise be
+applied over an existing one).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from kubernetes import client as k8s
+from kubernetes.client.exceptions import ApiException
+
+from helm_enterprise.kube import helm_storage
+from helm_enterprise.validation import Finding
+
+MANAGED_BY = "helm-enterprise"
+LABEL_MANAGED_BY = "helm-enterprise.io/managed-by"
+LABEL_PROJECT = "helm-enterprise.io/project"
+LABEL_STACK = "helm-enterprise.io/stack"
+LABEL_RELEASE = "helm-enterprise.io/release"
+LABEL_TENANT = "helm-enterprise.io/tenant"
+ANNOTATION_OWNER = "helm-enterprise.io/owner"
+
+_LABEL_VALUE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def owner_id(project: str, stack: str, release: str) -> str:
+    return f"{project}/{stack}/{release}"
+
+
+def label_value(text: str) -> str:
+    """A valid label value (≤63 chars, alnum at both ends) derived from ``text``."""
+    value = _LABEL_VALUE.sub("-", text)[:63].strip("-_.")
+    return value or "none"
+
+
+def ownership_labels(
+    project: str, stack: str, release: str, tenant: str | None = None
+) -> dict[str, str]:
+    labels = {
+        LABEL_MANAGED_BY: MANAGED_BY,
+        LABEL_PROJECT: label_value(project),
+        LABEL_STACK: label_value(stack),
+        LABEL_RELEASE: label_value(release),
+    }
+    if tenant:
+        labels[LABEL_TENANT] = label_value(tenant)
+    return labels
+
+
+def ownership_annotations(project: str, stack: str, release: str) -> dict[str, str]:
+    return {ANNOTATION_OWNER: owner_id(project, stack, release)}
+
+
+def record_name(release: str) -> str:
+    return f"helm-enterprise-owner-{release}"
+
+
+def read_record(api: k8s.ApiClient, namespace: str, release: str) -> dict[str, str] | None:
+    try:
+        cm = k8s.CoreV1Api(api).read_namespaced_config_map(
+            record_name(release), namespace, _request_timeout=10
+        )
+    except ApiException as err:
+        if err.status == 404:
+            return None
+        raise
+    return dict(cm.data or {})
+
+
+def check_release(
+    api: k8s.ApiClient, namespace: str, release: str, owner: str, adopt: bool
+) -> list[Finding]:
+    """Report a release that belongs to someone else (before anything is applied)."""
+    record = read_record(api, namespace, release)
+    if record is not None:
+        other = record.get("owner", "")
+        if other and other != owner:
+            return [
+                Finding(
+                    "error",
+                    "ownership",
+                    release,
+                    f"{namespace}/{release}",
+                    f"this Helm release is owned by {other}, not by {owner}",
+                    "pick another release name or namespace, or remove it from the owning stack",
+                )
+            ]
+        return []
+    hist = helm_storage.history(api, namespace, release)
+    if hist and not adopt:
+        return [
+            Finding(
+                "error",
+                "ownership",
+                release,
+                f"{namespace}/{release}",
+                f"a Helm release with this name already exists (revision {hist[-1].revision}, "
+                f"{hist[-1].status}) and was not created by helm-enterprise",
+                "set adopt: true to manage it from this stack, or choose another name",
+            )
+        ]
+    return []
+
+
+def check_object(
+    api: k8s.ApiClient, obj: dict[str, Any], owner: str, release: str, default_ns: str
+) -> Finding | None:
+    """Report a live object that exists and belongs to another owner."""
+    from kubernetes.dynamic import DynamicClient
+    from kubernetes.dynamic.exceptions import NotFoundError, ResourceNotFoundError
+
+    kind = obj.get("kind", "")
+    meta = obj.get("metadata") or {}
+    name = meta.get("name")
+    if not kind or not name:
+        return None
+    try:
+        resource = DynamicClient(api).resources.get(api_version=obj.get("apiVersion"), kind=kind)
+        ns = (meta.get("namespace") or default_ns) if resource.namespaced else None
+        live = resource.get(name=name, namespace=ns)
+    except (NotFoundError, ResourceNotFoundError):
+        return None
+    except ApiException as err:
+        if err.status in (403, 404):
+            return None
+        raise
+    annotations = dict(live.metadata.annotations or {})
+    theirs = annotations.get(ANNOTATION_OWNER)
+    helm_owner = annotations.get("meta.helm.sh/release-name")
+    where = f"{kind}/{(ns + '/') if ns else ''}{name}"
+    if theirs and theirs != owner:
+        return Finding(
+            "error",
+            "ownership",
+            release,
+            where,
+            f"object is owned by {theirs}",
+            "rename it in the chart values or remove it from the other stack",
+        )
+    if not theirs and helm_owner and helm_owner != release:
+        return Finding(
+            "error",
+            "ownership",
+            release,
+            where,
+            f"object belongs to Helm release {helm_owner}",
+            "it would be taken over; resolve the overlap first",
+        )
+    if not theirs and not helm_owner:
+        return Finding(
+            "error",
+            "ownership",
+            release,
+            where,
+            "object already exists and is not managed by helm-enterprise or Helm",
+            "delete it, or import it into the stack first",
+        )
+    return None

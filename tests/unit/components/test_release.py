@@ -1,0 +1,282 @@
+"""The Release component's resource graph, checked on what Pulumi's monitor receives."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pytest
+
+from helm_enterprise import ConfigError, Release, ValidationError
+from helm_enterprise.components.context import Platform
+from helm_enterprise.secrets import SecretResolver
+from tests.unit.pulumi_harness import contains_secret, run_program
+from tests.unit.secrets.dict_backend import DictBackend
+
+REL = "kubernetes:helm.sh/v3:Release"
+CHART = "kubernetes:helm.sh/v4:Chart"
+LOCAL = {"path": "charts/hello"}
+
+
+def test_release_mode_graph(platform: Platform) -> None:
+    def program() -> object:
+        r = Release(
+            "web",
+            {
+                "namespace": "demo",
+                "create_namespace": True,
+                "chart": LOCAL,
+                "values": {"replicaCount": 2},
+            },
+        )
+        return {"status": r.status, "revision": r.revision, "source": r.resolved_source}
+
+    run = run_program(program)
+    comp = run.one("helm-enterprise:index:Release")
+    ns = run.one("kubernetes:core/v1:Namespace")
+    cm = run.one("kubernetes:core/v1:ConfigMap")
+    rel = run.one(REL)
+    assert {ns.parent, cm.parent, rel.parent} == {comp.urn}
+    assert ns.urn in cm.dependencies and cm.urn in rel.dependencies
+    assert rel.inputs["chart"] == "charts/hello"
+    assert rel.inputs["atomic"] is True and rel.inputs["cleanupOnFail"] is True
+    assert rel.inputs["maxHistory"] == 10
+    assert rel.inputs["timeout"] == 600  # readiness default 10m
+    assert rel.custom_timeouts == {"create": "900s", "update": "900s", "delete": "300s"}
+    assert rel.ignore_changes == ["replace"]
+    assert not rel.is_secret("values")
+    assert cm.inputs["data"]["owner"] == "proj/dev/web"
+    labels = ns.inputs["metadata"]["labels"]
+    assert labels["helm-enterprise.io/managed-by"] == "helm-enterprise"
+    assert labels["helm-enterprise.io/stack"] == "dev"
+    assert run.value == {
+        "status": "deployed",
+        "revision": 1,
+        "source": "file://" + str(platform.base_dir / "charts/hello"),
+    }
+
+
+def test_chart_mode_uses_v4_chart(platform: Platform) -> None:
+    run = run_program(
+        lambda: Release("web", {"mode": "chart", "chart": LOCAL, "namespace": "demo"})
+    )
+    chart = run.one(CHART)
+    assert run.of_type(REL) == []
+    assert chart.inputs["chart"] == "charts/hello"
+    assert chart.inputs["namespace"] == "demo"
+    assert chart.custom_timeouts["create"] == "900s"
+
+
+def test_timeouts_precedence(platform: Platform) -> None:
+    platform.timeouts = __import__(
+        "helm_enterprise.config", fromlist=["TimeoutConfig"]
+    ).TimeoutConfig(readiness=1200, cleanup=120)
+    run = run_program(
+        lambda: Release(
+            "web",
+            {"chart": LOCAL, "timeouts": {"deploy_start": "1m", "upgrade": {"readiness": "30m"}}},
+        )
+    )
+    rel = run.one(REL)
+    assert rel.custom_timeouts == {
+        "create": f"{60 + 1200}s",
+        "update": f"{60 + 1800}s",
+        "delete": "120s",
+    }
+    assert rel.inputs["timeout"] == 1800
+
+
+def test_rollback_policy_maps_to_helm(platform: Platform) -> None:
+    run = run_program(
+        lambda: Release(
+            "web",
+            {
+                "chart": LOCAL,
+                "rollback": {"atomic": False, "cleanup_on_fail": False, "history_limit": 3},
+                "wait": False,
+            },
+        )
+    )
+    rel = run.one(REL)
+    assert rel.inputs["atomic"] is False and rel.inputs["cleanupOnFail"] is False
+    assert rel.inputs["maxHistory"] == 3 and rel.inputs["skipAwait"] is True
+
+
+def test_secret_values_make_values_secret(platform: Platform) -> None:
+    backend = DictBackend({"secret/app": {"password": "s3cr3t-value"}}, {"secret/app": 4})
+    platform._resolver = SecretResolver({"vault": backend})
+
+    def program() -> object:
+        r = Release(
+            "web",
+            {
+                "chart": LOCAL,
+                "secret_values": {"secret.password": "vault:secret/app#password"},
+                "values": {"message": "x ${vault:secret/app#password} y"},
+            },
+        )
+        return {"checksum": r.values_checksum, "refs": r.references}
+
+    run = run_program(program)
+    rel = run.one(REL)
+    assert rel.is_secret("values")
+    values = rel.inputs["values"]
+    assert values["secret"]["password"] == "s3cr3t-value"
+    assert values["message"] == "x s3cr3t-value y"
+    assert "helm-enterprise.io/secrets-checksum" in values["podAnnotations"]
+    assert backend.reads == [("secret/app", None)]  # one read for two uses
+    assert run.value["refs"] == ["vault:secret/app#password"]
+    # The outputs never carry the value, and nothing outside `values` holds it.
+    assert "s3cr3t-value" not in repr(run.value)
+    for r in run.resources:
+        if r is not rel:
+            assert "s3cr3t-value" not in repr(r.raw_inputs)
+
+
+def test_checksum_follows_vault_version(platform: Platform) -> None:
+    def checksum(version: int) -> str:
+        backend = DictBackend({"secret/app": {"password": "same"}}, {"secret/app": version})
+        platform._resolver = SecretResolver({"vault": backend})
+        run = run_program(
+            lambda: (
+                Release(
+                    "web",
+                    {
+                        "chart": LOCAL,
+                        "secret_values": {"secret.password": "vault:secret/app#password"},
+                    },
+                ).values_checksum
+            )
+        )
+        return str(run.value)
+
+    assert checksum(1) != checksum(2)
+    assert checksum(2) == checksum(2)
+
+
+def test_k8s_secret_reference_is_read_through_pulumi(platform: Platform) -> None:
+    import base64
+
+    from tests.unit.pulumi_harness import Mocks
+
+    mocks = Mocks()
+    mocks.secrets["demo/creds"] = {"token": base64.b64encode(b"tok-123").decode()}
+    run = run_program(
+        lambda: Release(
+            "web",
+            {
+                "namespace": "demo",
+                "chart": LOCAL,
+                "secret_values": {"secret.token": "k8s:creds#token"},
+            },
+        ),
+        mocks=mocks,
+    )
+    assert [r.resource_id for r in mocks.reads] == ["demo/creds"]
+    rel = run.one(REL)
+    assert rel.is_secret("values")
+    assert rel.inputs["values"]["secret"]["token"] == "tok-123"
+
+
+def test_config_ref_must_be_secret(platform: Platform) -> None:
+    with pytest.raises(ConfigError, match="not a secret"):
+        run_program(
+            lambda: Release(
+                "web", {"chart": LOCAL, "secret_values": {"secret.pw": {"config": "pw"}}}
+            ),
+            config={"proj:pw": "plain"},
+        )
+    run = run_program(
+        lambda: Release("web", {"chart": LOCAL, "secret_values": {"secret.pw": {"config": "pw"}}}),
+        config={"proj:pw": "hidden"},
+        secret_keys=["proj:pw"],
+    )
+    assert run.one(REL).is_secret("values")
+
+
+def test_invalid_args_register_nothing(platform: Platform) -> None:
+    with pytest.raises(ConfigError) as err:
+        run_program(lambda: Release("web", {"chart": LOCAL, "timeouts": {"readiness": "5h"}}))
+    assert err.value.path == "timeouts.readiness"
+
+
+def test_schema_violation_fails_before_the_helm_resource(platform: Platform) -> None:
+    with pytest.raises(ValidationError) as err:
+        run_program(
+            lambda: Release(
+                "web", {"chart": LOCAL, "values": {"replicaCount": "many", "image": {"tag": ""}}}
+            )
+        )
+    text = str(err.value)
+    assert "values.replicaCount: must be of type integer" in text
+    assert "values.image.tag" in text
+    assert "many" not in text  # values are never echoed (they may be secrets)
+
+
+def test_provider_and_options_pass_through(platform: Platform) -> None:
+    def program() -> object:
+        prov = k8s.Provider("other", kubeconfig="x")
+        return Release(
+            "web",
+            {"chart": LOCAL, "protect": True, "retain_on_delete": True},
+            pulumi.ResourceOptions(provider=prov),
+        )
+
+    run = run_program(program)
+    rel = run.one(REL)
+    prov = run.one("pulumi:providers:kubernetes")
+    assert rel.provider.startswith(prov.urn)
+    assert run.one("kubernetes:core/v1:ConfigMap").provider.startswith(prov.urn)
+    assert rel.protect and rel.retain_on_delete
+
+
+def test_bearer_repo_is_fetched_not_passed_to_helm(platform: Platform) -> None:
+    # Unreachable repository: the Release registers only after the chart is fetched, so
+    # the fetch error surfaces and no Helm resource appears.
+    from helm_enterprise import ChartSourceError
+
+    with pytest.raises(ChartSourceError, match="unreachable"):
+        run_program(
+            lambda: Release(
+                "web",
+                {
+                    "chart": {
+                        "name": "hello",
+                        "version": "0.1.0",
+                        "repository": {
+                            "url": "http://127.0.0.1:9",
+                            "auth": [{"method": "bearer", "token": {"config": "tok"}}],
+                        },
+                    }
+                },
+            ),
+            config={"proj:tok": "t"},
+            secret_keys=["proj:tok"],
+        )
+
+
+def test_basic_auth_repo_uses_native_options_with_secret_password(platform: Platform) -> None:
+    run = run_program(
+        lambda: Release(
+            "web",
+            {
+                "validation": {"schema": False},
+                "chart": {
+                    "name": "hello",
+                    "version": "0.1.0",
+                    "repository": {
+                        "url": "https://charts.example",
+                        "auth": [
+                            {"method": "basic", "username": "ci", "password": {"config": "pw"}}
+                        ],
+                    },
+                },
+            },
+        ),
+        config={"proj:pw": "hunter2"},
+        secret_keys=["proj:pw"],
+    )
+    rel = run.one(REL)
+    opts = rel.raw_inputs["repositoryOpts"]
+    assert contains_secret(opts["password"])
+    assert rel.inputs["repositoryOpts"]["repo"] == "https://charts.example"
+    assert rel.inputs["chart"] == "hello" and rel.inputs["version"] == "0.1.0"
