@@ -37,7 +37,7 @@ from helm_enterprise.kube import helm_storage, ownership, recovery
 from helm_enterprise.secrets.inject import SecretInjector
 from helm_enterprise.sources import ResolvedChart, SourceContext, resolve_chart, scope_for
 from helm_enterprise.sources.chartfile import read_chart
-from helm_enterprise.validation import Finding, check_schema, errors
+from helm_enterprise.validation import Finding, check_schema, errors, report
 
 TYPE_TOKEN = "helm-enterprise:index:Release"  # noqa: S105 - a type token, not a secret
 
@@ -370,6 +370,7 @@ class Release(pulumi.ComponentResource):
             files = read_chart(Path(path))
             if files.schema is not None:
                 findings = check_schema(release, files.schema, merge(files.values, vals))
+                report(findings)
                 if errors(findings):
                     raise ValidationError(
                         f"{release}: values do not match the chart's values.schema.json:\n  "
@@ -403,6 +404,7 @@ class Release(pulumi.ComponentResource):
             findings: list[Finding] = []
             if cfg.validation.ownership:
                 findings = ownership.check_release(api, cfg.namespace, cfg.name, owner, cfg.adopt)
+                report(findings)
             if errors(findings):
                 raise ValidationError("\n".join(f.line() for f in findings), findings=findings)
             if cfg.mode != "release":

@@ -15,8 +15,12 @@ import os
 from pathlib import Path
 
 from helm_enterprise._cache import cache_root
+from helm_enterprise.errors import SandboxError
 
-DEFAULT_PORT_BASE = 36000
+# Below Linux's default ephemeral range (32768-60999): a port in that range can be taken
+# by an outgoing connection (the apiserver opens dozens to etcd) and then fail to bind.
+DEFAULT_PORT_BASE = 26000
+_SPAN = 1100  # clusters use base..base+199, services base+1000..base+1099
 
 
 def sandbox_root() -> Path:
@@ -32,8 +36,25 @@ def state_dir(component: str) -> Path:
     return sandbox_root() / "state" / component
 
 
+def ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def port_base() -> int:
-    return int(os.environ.get("HELM_ENTERPRISE_SANDBOX_PORT_BASE", DEFAULT_PORT_BASE))
+    """The base port; refuses a base whose block overlaps the ephemeral port range."""
+    base = int(os.environ.get("HELM_ENTERPRISE_SANDBOX_PORT_BASE", DEFAULT_PORT_BASE))
+    low, high = ephemeral_range()
+    if base <= high and base + _SPAN >= low:
+        raise SandboxError(
+            f"sandbox ports {base}..{base + _SPAN} overlap the ephemeral port range "
+            f"{low}..{high} (outgoing connections would steal them); set "
+            f"HELM_ENTERPRISE_SANDBOX_PORT_BASE below {low - _SPAN}"
+        )
+    return base
 
 
 @dataclasses.dataclass(frozen=True)

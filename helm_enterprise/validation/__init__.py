@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any, Literal
 
 from jsonschema import Draft7Validator
@@ -49,6 +51,26 @@ def to_json(findings: Iterable[Finding]) -> str:
     return json.dumps(
         {"ok": not any(i["severity"] == "error" for i in items), "findings": items}, indent=2
     )
+
+
+FINDINGS_FILE_ENV = "HELM_ENTERPRISE_FINDINGS_FILE"
+
+
+def report(findings: Iterable[Finding]) -> None:
+    """Hand findings to ``helm-enterprise validate`` when it runs the preview: appended as
+    JSON lines to the file it names in ``HELM_ENTERPRISE_FINDINGS_FILE`` (else a no-op)."""
+    target = os.environ.get(FINDINGS_FILE_ENV)
+    if not target:
+        return
+    with Path(target).open("a", encoding="utf-8") as fh:
+        for f in findings:
+            fh.write(json.dumps(f.to_dict()) + "\n")
+
+
+def read_reported(path: Path) -> list[Finding]:
+    if not path.exists():
+        return []
+    return [Finding(**json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
 
 
 def _value_path(error: SchemaError) -> str:

@@ -1,0 +1,37 @@
+# Two commands for a fresh machine (see README.md):
+#   make quickstart   build what is missing, start the local sandbox, deploy the quickstart
+#   make test         every test: lint, types, unit tier, e2e tier on the sandbox
+# Both create the virtualenv on first use (pip from PyPI) and are safe to re-run.
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: quickstart test lint unit e2e venv clean-sandbox
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+quickstart: $(STAMP)
+	$(VENV)/bin/helm-enterprise quickstart
+
+lint: $(STAMP)
+	$(PY) -m ruff check helm_enterprise tests benchmarks examples
+	$(PY) -m ruff format --check helm_enterprise tests benchmarks examples
+	$(PY) -m mypy
+
+unit: $(STAMP)
+	$(PY) -m pytest tests/unit -q
+
+e2e: $(STAMP)
+	$(PY) -m pytest tests/e2e -q -m e2e
+
+test: lint unit
+
+clean-sandbox: $(STAMP)
+	$(VENV)/bin/helm-enterprise sandbox down --purge

@@ -1,0 +1,8 @@
+"""The audit trail: identity resolution and the append-only, hash-chained event log."""
+
+from __future__ import annotations
+
+from helm_enterprise.audit.identity import resolve_actor
+from helm_enterprise.audit.log import AuditLog, default_log_path
+
+__all__ = ["AuditLog", "default_log_path", "resolve_actor"]

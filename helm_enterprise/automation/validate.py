@@ -1,0 +1,130 @@
+"""``helm-enterprise validate``: the dry-run checks of a stack, for humans and CI (T1.5).
+
+Two stages:
+
+1. *config*: the stack file's ``helm-enterprise:*`` keys are validated with the same
+   models the program uses — no Pulumi, no cluster, milliseconds;
+2. *preview*: ``pulumi preview`` of the stack through the Automation API. The components
+   report their findings (values.schema.json, ownership) to a file this command names,
+   and a failed preview becomes a finding of its own. Nothing is changed.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from helm_enterprise.config._base import validate_model
+from helm_enterprise.config.stack import StackConfig
+from helm_enterprise.errors import ConfigError, truncate
+from helm_enterprise.validation import FINDINGS_FILE_ENV, Finding, read_reported
+
+CONFIG_PREFIX = "helm-enterprise:"
+
+
+def _opaque_secrets(value: Any) -> Any:
+    """Stack files hold encrypted values as ``{secure: ...}``; treat them as opaque."""
+    if isinstance(value, dict):
+        if set(value) == {"secure"}:
+            return "[secret]"
+        return {k: _opaque_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_opaque_secrets(v) for v in value]
+    return value
+
+
+def stack_file(work_dir: Path, stack: str) -> Path:
+    return work_dir / f"Pulumi.{stack}.yaml"
+
+
+def config_findings(work_dir: Path, stack: str) -> list[Finding]:
+    """Validate the stack file's helm-enterprise config (no Pulumi needed)."""
+    path = stack_file(work_dir, stack)
+    if not path.exists():
+        return [
+            Finding(
+                "error",
+                "config",
+                "-",
+                str(path),
+                "stack file not found",
+                f"create it with `pulumi stack init {stack}`",
+            )
+        ]
+    try:
+        doc = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        return [
+            Finding("error", "config", "-", str(path), f"not valid YAML: {truncate(str(err), 200)}")
+        ]
+    config = (doc.get("config") or {}) if isinstance(doc, dict) else {}
+    data = {
+        k[len(CONFIG_PREFIX) :]: _opaque_secrets(v)
+        for k, v in config.items()
+        if isinstance(k, str) and k.startswith(CONFIG_PREFIX)
+    }
+    try:
+        validate_model(StackConfig, data)
+    except ConfigError as err:
+        return [Finding("error", "config", _release_of(p, data), p, m) for p, m in err.issues]
+    return []
+
+
+def _release_of(path: str, data: dict[str, Any]) -> str:
+    if path.startswith("releases["):
+        try:
+            index = int(path[len("releases[") : path.index("]")])
+            return str(data["releases"][index].get("name", f"releases[{index}]"))
+        except (ValueError, IndexError, KeyError, AttributeError, TypeError):
+            pass
+    return "-"
+
+
+def preview_findings(
+    work_dir: Path,
+    stack: str,
+    *,
+    env: dict[str, str] | None = None,
+    on_output: Callable[[str], None] | None = None,
+) -> list[Finding]:
+    """Run ``pulumi preview`` and collect what the components reported."""
+    from pulumi import automation as auto
+
+    with tempfile.TemporaryDirectory(prefix="he-validate-") as tmp:
+        findings_file = Path(tmp) / "findings.jsonl"
+        envvars = {**(env or {}), FINDINGS_FILE_ENV: str(findings_file)}
+        ws = auto.LocalWorkspace(work_dir=str(work_dir), env_vars={**os.environ, **envvars})
+        findings: list[Finding] = []
+        try:
+            st = auto.Stack.select(stack, ws)
+            st.preview(on_output=on_output, color="never", diff=False)
+        except auto.errors.StackNotFoundError:
+            findings.append(
+                Finding(
+                    "error",
+                    "preview",
+                    "-",
+                    stack,
+                    "stack does not exist",
+                    f"pulumi stack init {stack}",
+                )
+            )
+        except auto.errors.CommandError as err:
+            reported = read_reported(findings_file)
+            findings.extend(reported)
+            if not any(f.severity == "error" for f in reported):
+                findings.append(Finding("error", "preview", "-", stack, _preview_error(err)))
+            return findings
+        return findings + read_reported(findings_file)
+
+
+def _preview_error(err: Exception) -> str:
+    """The meaningful lines of a failed preview (its ``error:`` lines)."""
+    text = getattr(err, "stderr", "") or str(err)
+    lines = [ln.strip() for ln in text.splitlines() if "error:" in ln]
+    return truncate(" | ".join(lines) or text, 600)

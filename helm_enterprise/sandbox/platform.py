@@ -1,0 +1,201 @@
+"""The whole local platform: clusters and shared services, started and stopped together.
+
+``Sandbox().up()`` builds whatever toolchain piece is missing, then starts (idempotently,
+readiness-checked) the components asked for: ``clusters`` (``a``, and ``b`` for
+multi-cluster tests), ``vault``, ``chartrepo`` (HTTP repository with basic, bearer and
+client-certificate TLS listeners, plus the OCI registry) and ``git`` (smart HTTP with a
+token, SSH with a key). :meth:`Sandbox.env` is the environment a ``pulumi`` run or a test
+needs to use them: PATH with the toolchain, KUBECONFIG, VAULT_ADDR, the Pulumi backend.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, Protocol
+
+from helm_enterprise.errors import SandboxError
+from helm_enterprise.sandbox import _paths
+from helm_enterprise.sandbox.cluster import Cluster
+from helm_enterprise.sandbox.toolchain import Toolchain, ensure
+from helm_enterprise.sandbox.vault import VaultServer
+
+Progress = Callable[[str], None]
+
+CLUSTER_NAMES = ("a", "b")
+COMPONENTS = ("clusters", "vault", "chartrepo", "git")
+# Toolchain families each component needs; pulumi/helm are always built (tests use them).
+FAMILIES = {
+    "clusters": ("etcd", "kubernetes", "kwok"),
+    "vault": ("vault",),
+    "chartrepo": ("debian", "helm"),
+    "git": ("debian",),
+}
+BASE_FAMILIES = ("pulumi", "pulumi-kubernetes", "helm")
+
+
+class Component(Protocol):
+    def up(self, progress: Progress) -> None: ...
+    def down(self) -> None: ...
+
+
+def pulumi_state_dir() -> Path:
+    return _paths.sandbox_root() / "pulumi"
+
+
+def passphrase() -> str:
+    """The passphrase of sandbox stacks (generated once, stored 0600)."""
+    path = _paths.sandbox_root() / "pulumi-passphrase"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(24))
+    return path.read_text().strip()
+
+
+def register_plugins(tc: Toolchain, env: dict[str, str]) -> None:
+    """Register the built kubernetes provider in PULUMI_HOME (idempotent, no download)."""
+    from helm_enterprise.sandbox.toolchain.recipes.pulumi import K8S_VERSION
+
+    version = K8S_VERSION.lstrip("v")
+    target = Path(env["PULUMI_HOME"]) / "plugins" / f"resource-kubernetes-v{version}"
+    binary = tc.path("pulumi-resource-kubernetes")
+    installed = target / "pulumi-resource-kubernetes"
+    if installed.exists() and installed.stat().st_size == binary.stat().st_size:
+        return
+    proc = subprocess.run(
+        [
+            str(tc.path("pulumi")),
+            "plugin",
+            "install",
+            "resource",
+            "kubernetes",
+            f"v{version}",
+            "--file",
+            str(binary),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise SandboxError(
+            f"registering the kubernetes provider plugin failed: {proc.stderr[-400:]}"
+        )
+
+
+class Sandbox:
+    """Facade over every sandbox component."""
+
+    def __init__(self, toolchain: Toolchain | None = None, clusters: int = 1) -> None:
+        if not 1 <= clusters <= len(CLUSTER_NAMES):
+            raise SandboxError(f"clusters must be 1..{len(CLUSTER_NAMES)}")
+        self._toolchain = toolchain
+        self.cluster_count = clusters
+
+    # -- toolchain --------------------------------------------------------------------
+
+    def toolchain(
+        self, components: Iterable[str] = COMPONENTS, progress: Progress = print
+    ) -> Toolchain:
+        if self._toolchain is None:
+            families = list(BASE_FAMILIES)
+            for c in components:
+                families += [f for f in FAMILIES[c] if f not in families]
+            self._toolchain = ensure(families, progress=progress)
+        return self._toolchain
+
+    # -- components -------------------------------------------------------------------
+
+    def clusters(self) -> list[Cluster]:
+        tc = self.toolchain()
+        return [Cluster(name, i, tc) for i, name in enumerate(CLUSTER_NAMES[: self.cluster_count])]
+
+    def cluster(self, name: str = "a") -> Cluster:
+        return Cluster(name, CLUSTER_NAMES.index(name), self.toolchain())
+
+    def vault(self) -> VaultServer:
+        return VaultServer(self.toolchain())
+
+    def _components(self, which: Iterable[str]) -> list[tuple[str, Any]]:
+        out: list[tuple[str, Any]] = []
+        for name in which:
+            if name == "clusters":
+                out += [(f"cluster {c.name}", c) for c in self.clusters()]
+            elif name == "vault":
+                out.append(("vault", self.vault()))
+            elif name == "chartrepo":
+                from helm_enterprise.sandbox.chartrepo import ChartRepository
+
+                out.append(("chartrepo", ChartRepository(self.toolchain())))
+            elif name == "git":
+                from helm_enterprise.sandbox.gitserver import GitServer
+
+                out.append(("git", GitServer(self.toolchain())))
+            else:
+                raise SandboxError(
+                    f"unknown sandbox component {name!r}; known: {', '.join(COMPONENTS)}"
+                )
+        return out
+
+    def up(self, components: Iterable[str] = COMPONENTS, progress: Progress = print) -> None:
+        which = list(components)
+        self.toolchain(which, progress)
+        for _, comp in self._components(which):
+            comp.up(progress)
+
+    def down(self, components: Iterable[str] = COMPONENTS, purge: bool = False) -> None:
+        """Stop everything (works after a crash: components find processes by pid file)."""
+        failures = []
+        for label, comp in reversed(self._components(list(components))):
+            try:
+                if label.startswith("cluster"):
+                    comp.down(purge=purge)
+                else:
+                    comp.down()
+            except Exception as err:
+                failures.append(f"{label}: {err}")
+        if failures:
+            raise SandboxError("could not stop: " + "; ".join(failures))
+
+    def status(self, components: Iterable[str] = COMPONENTS) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        for label, comp in self._components(list(components)):
+            st = comp.status()
+            for entry in st if isinstance(st, list) else [st]:
+                rows.append({"component": label, **entry})
+        return rows
+
+    # -- environment for pulumi runs and tests ---------------------------------------------
+
+    def env(self, cluster: str = "a", base: dict[str, str] | None = None) -> dict[str, str]:
+        tc = self.toolchain()
+        env = dict(os.environ if base is None else base)
+        # Toolchain first, then this interpreter's venv (it has the package and the SDKs).
+        env["PATH"] = os.pathsep.join(
+            [str(tc.layout.bin), str(Path(sys.executable).parent), env.get("PATH", "")]
+        )
+        env["PULUMI_PYTHON_CMD"] = sys.executable
+        state = pulumi_state_dir()
+        state.mkdir(parents=True, exist_ok=True)
+        env.update(
+            {
+                "KUBECONFIG": str(self.cluster(cluster).kubeconfig),
+                "PULUMI_BACKEND_URL": f"file://{state}",
+                "PULUMI_CONFIG_PASSPHRASE": passphrase(),
+                "PULUMI_SKIP_UPDATE_CHECK": "true",
+                "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+                "PULUMI_HOME": str(_paths.sandbox_root() / "pulumi-home"),
+                # Plugins only from PULUMI_HOME, where register_plugins() put ours.
+                "PULUMI_IGNORE_AMBIENT_PLUGINS": "true",
+            }
+        )
+        register_plugins(tc, env)
+        return env

@@ -1,0 +1,184 @@
+"""The e2e tier: the real Pulumi engine against the sandbox (clusters, Vault, Git, repos).
+
+The session fixture brings the whole sandbox up (building the toolchain if needed) and
+leaves it running for the next session; ``helm-enterprise sandbox down`` stops it. Every
+test deploys into its own namespace from its own temporary project directory, and every
+line the engine printed is kept so tests can grep it for secret values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pulumi import automation as auto
+
+from helm_enterprise.sandbox.chartrepo import ChartRepository, ca_bundle, client_cert
+from helm_enterprise.sandbox.gitserver import GitServer
+from helm_enterprise.sandbox.platform import Sandbox
+from helm_enterprise.sandbox.vault import VaultServer
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/e2e" in str(item.fspath):
+            item.add_marker(pytest.mark.e2e)
+
+
+@dataclasses.dataclass
+class Env:
+    sandbox: Sandbox
+    env: dict[str, str]
+    vault: VaultServer
+    charts: ChartRepository
+    git: GitServer
+
+    def kubectl(self, *args: str, cluster: str = "a", check: bool = True) -> str:
+        kubeconfig = str(self.sandbox.cluster(cluster).kubeconfig)
+        proc = subprocess.run(
+            ["kubectl", "--kubeconfig", kubeconfig, *args],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=120,
+            check=False,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed: {proc.stderr}")
+        return proc.stdout
+
+    def kubectl_json(self, *args: str, cluster: str = "a") -> Any:
+        return json.loads(self.kubectl(*args, "-o", "json", cluster=cluster))
+
+    def helm(self, *args: str, cluster: str = "a") -> str:
+        kubeconfig = str(self.sandbox.cluster(cluster).kubeconfig)
+        proc = subprocess.run(
+            ["helm", "--kubeconfig", kubeconfig, *args],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=300,
+            check=False,
+        )
+        if proc.returncode != 0:
+            raise AssertionError(f"helm {' '.join(args)} failed: {proc.stderr}")
+        return proc.stdout
+
+    def helm_history(
+        self, release: str, namespace: str, cluster: str = "a"
+    ) -> list[dict[str, Any]]:
+        return json.loads(
+            self.helm("history", release, "-n", namespace, "-o", "json", cluster=cluster)
+        )
+
+
+@pytest.fixture(scope="session")
+def sb() -> Iterator[Env]:
+    sandbox = Sandbox(clusters=2)
+    sandbox.up(progress=lambda m: print(f"[sandbox] {m}", flush=True))
+    env = sandbox.env()
+    env["SSL_CERT_FILE"] = str(ca_bundle())  # the provider (Go) trusts the sandbox CA
+    vault = sandbox.vault()
+    yield Env(
+        sandbox, env, vault, ChartRepository(sandbox.toolchain()), GitServer(sandbox.toolchain())
+    )
+
+
+@dataclasses.dataclass
+class Project:
+    """One Pulumi project in a temp dir, with its stack and everything it printed."""
+
+    dir: Path
+    stack: auto.Stack
+    env: dict[str, str]
+    output: list[str] = dataclasses.field(default_factory=list)
+
+    def _out(self, line: str) -> None:
+        self.output.append(line)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.output)
+
+    def config(self, key: str, value: Any, secret: bool = False) -> None:
+        text = value if isinstance(value, str) else json.dumps(value)
+        self.stack.set_config(key, auto.ConfigValue(text, secret=secret))
+
+    def releases(self, releases: list[dict[str, Any]]) -> None:
+        self.config("helm-enterprise:releases", releases)
+
+    def up(self) -> auto.UpResult:
+        return self.stack.up(on_output=self._out, color="never", show_secrets=False)
+
+    def preview(self) -> auto.PreviewResult:
+        return self.stack.preview(on_output=self._out, color="never", diff=True)
+
+    def up_fails(self) -> str:
+        with pytest.raises(auto.errors.CommandError) as err:
+            self.up()
+        return str(err.value)
+
+    def preview_fails(self) -> str:
+        with pytest.raises(auto.errors.CommandError) as err:
+            self.preview()
+        return str(err.value)
+
+    def destroy(self) -> None:
+        self.stack.destroy(on_output=self._out, color="never", show_secrets=False)
+
+    def export(self) -> str:
+        return json.dumps(self.stack.export_stack().deployment)
+
+
+@pytest.fixture
+def namespace() -> str:
+    return f"e2e-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def project(sb: Env, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """Factory: ``project(source_dir=None)`` copies a program (default: the root program)."""
+    made: list[Project] = []
+
+    def make(source: Path | None = None, stack: str = "e2e") -> Project:
+        work = tmp_path / f"p{len(made)}"
+        if source is None:
+            work.mkdir()
+            for name in ("Pulumi.yaml", "__main__.py"):
+                shutil.copy(REPO / name, work / name)
+            shutil.copytree(REPO / "charts", work / "charts")
+        else:
+            shutil.copytree(source, work)
+        env = dict(sb.env)
+        st = auto.Stack.create(
+            f"{stack}-{uuid.uuid4().hex[:6]}",
+            auto.LocalWorkspace(work_dir=str(work), env_vars=env),
+        )
+        p = Project(work, st, env)
+        made.append(p)
+        return p
+
+    yield make
+    for p in made:
+        try:
+            p.destroy()
+        finally:
+            p.stack.workspace.remove_stack(p.stack.name)
+
+
+def tls_client_pems() -> tuple[str, str]:
+    crt, key = client_cert()
+    return crt.read_text(), key.read_text()
+
+
+os.environ.setdefault("PULUMI_SKIP_UPDATE_CHECK", "true")
