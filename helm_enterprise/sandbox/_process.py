@@ -22,6 +22,7 @@ from pathlib import Path
 from helm_enterprise.errors import SandboxError
 
 Probe = Callable[[], bool]
+_children: list[subprocess.Popen[bytes]] = []
 
 
 def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
@@ -129,6 +130,9 @@ class Service:
                 env=env,
                 start_new_session=True,
             )
+        # The process outlives this call by design; keeping its handle for the life of the
+        # interpreter lets waitpid() reap it and keeps Popen from warning that it still runs.
+        _children.append(proc)
         self.pid_file.write_text(str(proc.pid))
         if not self._wait_ready(self.ready_timeout, proc):
             alive = proc.poll() is None

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from helm_enterprise.errors import SandboxError
 from helm_enterprise.sandbox import _paths
 from helm_enterprise.sandbox.cluster import Cluster
-from helm_enterprise.sandbox.toolchain import Toolchain, ensure
+from helm_enterprise.sandbox.toolchain import Layout, Toolchain, ensure
 from helm_enterprise.sandbox.vault import VaultServer
 
 Progress = Callable[[str], None]
@@ -98,51 +98,59 @@ class Sandbox:
         if not 1 <= clusters <= len(CLUSTER_NAMES):
             raise SandboxError(f"clusters must be 1..{len(CLUSTER_NAMES)}")
         self._toolchain = toolchain
+        self._ensured: set[str] = set()
         self.cluster_count = clusters
 
     # -- toolchain --------------------------------------------------------------------
 
     def toolchain(
-        self, components: Iterable[str] = COMPONENTS, progress: Progress = print
+        self, components: Iterable[str] = ("clusters",), progress: Progress = print
     ) -> Toolchain:
-        if self._toolchain is None:
-            families = list(BASE_FAMILIES)
-            for c in components:
-                families += [f for f in FAMILIES[c] if f not in families]
-            self._toolchain = ensure(families, progress=progress)
+        """The toolchain with the families ``components`` need built (and the base ones)."""
+        families = list(BASE_FAMILIES)
+        for c in components:
+            families += [f for f in FAMILIES[c] if f not in families]
+        missing = [f for f in families if f not in self._ensured]
+        if missing or self._toolchain is None:
+            self._toolchain = ensure(missing or families, progress=progress)
+            self._ensured.update(missing)
         return self._toolchain
 
     # -- components -------------------------------------------------------------------
 
     def clusters(self) -> list[Cluster]:
-        tc = self.toolchain()
+        tc = self.toolchain(["clusters"])
         return [Cluster(name, i, tc) for i, name in enumerate(CLUSTER_NAMES[: self.cluster_count])]
 
     def cluster(self, name: str = "a") -> Cluster:
-        return Cluster(name, CLUSTER_NAMES.index(name), self.toolchain())
+        return Cluster(name, CLUSTER_NAMES.index(name), self.toolchain(["clusters"]))
 
     def vault(self) -> VaultServer:
-        return VaultServer(self.toolchain())
+        return VaultServer(self.toolchain(["vault"]))
 
-    def _components(self, which: Iterable[str]) -> list[tuple[str, Any]]:
+    def _components(self, which: Iterable[str], build: bool = True) -> list[tuple[str, Any]]:
+        """The component objects; with ``build=False`` nothing is built (down, status)."""
+        from helm_enterprise.sandbox.chartrepo import ChartRepository
+        from helm_enterprise.sandbox.gitserver import GitServer
+
         out: list[tuple[str, Any]] = []
         for name in which:
-            if name == "clusters":
-                out += [(f"cluster {c.name}", c) for c in self.clusters()]
-            elif name == "vault":
-                out.append(("vault", self.vault()))
-            elif name == "chartrepo":
-                from helm_enterprise.sandbox.chartrepo import ChartRepository
-
-                out.append(("chartrepo", ChartRepository(self.toolchain())))
-            elif name == "git":
-                from helm_enterprise.sandbox.gitserver import GitServer
-
-                out.append(("git", GitServer(self.toolchain())))
-            else:
+            if name not in COMPONENTS:
                 raise SandboxError(
                     f"unknown sandbox component {name!r}; known: {', '.join(COMPONENTS)}"
                 )
+            tc = self.toolchain([name]) if build else Toolchain(Layout.default(), {})
+            if name == "clusters":
+                out += [
+                    (f"cluster {n}", Cluster(n, i, tc))
+                    for i, n in enumerate(CLUSTER_NAMES[: self.cluster_count])
+                ]
+            elif name == "vault":
+                out.append(("vault", VaultServer(tc)))
+            elif name == "chartrepo":
+                out.append(("chartrepo", ChartRepository(tc)))
+            else:
+                out.append(("git", GitServer(tc)))
         return out
 
     def up(self, components: Iterable[str] = COMPONENTS, progress: Progress = print) -> None:
@@ -154,7 +162,7 @@ class Sandbox:
     def down(self, components: Iterable[str] = COMPONENTS, purge: bool = False) -> None:
         """Stop everything (works after a crash: components find processes by pid file)."""
         failures = []
-        for label, comp in reversed(self._components(list(components))):
+        for label, comp in reversed(self._components(list(components), build=False)):
             try:
                 if label.startswith("cluster"):
                     comp.down(purge=purge)
@@ -167,7 +175,7 @@ class Sandbox:
 
     def status(self, components: Iterable[str] = COMPONENTS) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
-        for label, comp in self._components(list(components)):
+        for label, comp in self._components(list(components), build=False):
             st = comp.status()
             for entry in st if isinstance(st, list) else [st]:
                 rows.append({"component": label, **entry})

@@ -82,16 +82,37 @@ class Env:
         )
 
 
+def _progress(message: str) -> None:
+    print(f"[sandbox] {message}", flush=True)
+
+
 @pytest.fixture(scope="session")
 def sb() -> Iterator[Env]:
+    """Both clusters; the services start on first use by the fixtures below."""
     sandbox = Sandbox(clusters=2)
-    sandbox.up(progress=lambda m: print(f"[sandbox] {m}", flush=True))
+    sandbox.up(["clusters"], progress=_progress)
     env = sandbox.env()
     env["SSL_CERT_FILE"] = str(ca_bundle())  # the provider (Go) trusts the sandbox CA
-    vault = sandbox.vault()
-    yield Env(
-        sandbox, env, vault, ChartRepository(sandbox.toolchain()), GitServer(sandbox.toolchain())
-    )
+    tc = sandbox.toolchain()
+    yield Env(sandbox, env, VaultServer(tc), ChartRepository(tc), GitServer(tc))
+
+
+@pytest.fixture(scope="session")
+def vault(sb: Env) -> VaultServer:
+    sb.sandbox.up(["vault"], progress=_progress)
+    return sb.vault
+
+
+@pytest.fixture(scope="session")
+def charts(sb: Env) -> ChartRepository:
+    sb.sandbox.up(["chartrepo"], progress=_progress)
+    return sb.charts
+
+
+@pytest.fixture(scope="session")
+def git(sb: Env) -> GitServer:
+    sb.sandbox.up(["git"], progress=_progress)
+    return sb.git
 
 
 @dataclasses.dataclass
@@ -160,9 +181,10 @@ def project(sb: Env, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator
         else:
             shutil.copytree(source, work)
         env = dict(sb.env)
+        command = auto.PulumiCommand(root=str(sb.sandbox.toolchain().layout.root))
         st = auto.Stack.create(
             f"{stack}-{uuid.uuid4().hex[:6]}",
-            auto.LocalWorkspace(work_dir=str(work), env_vars=env),
+            auto.LocalWorkspace(work_dir=str(work), env_vars=env, pulumi_command=command),
         )
         p = Project(work, st, env)
         made.append(p)

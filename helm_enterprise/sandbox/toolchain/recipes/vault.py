@@ -65,17 +65,22 @@ SIBLINGS = {
     f"{MODULE}/api/auth/userpass": "v0.1.0",
 }
 SDK = f"{MODULE}/sdk"
-SDK_VERSION = "v0.21.0"
-# (file in the sdk, text of sdk v0.21.0, text 1.21.4 compiles against)
-SDK_PATCH = (
-    "framework/backend.go",
-    "ActivationFunc func(context.Context, *logical.Request, string) error",
-    "ActivationFunc func(context.Context, *logical.Request) error",
+SDK_VERSION = "v0.23.0"
+# Whole files taken from a later sdk tag: (file in the sdk, tag). The v0.23.0 -> v0.24.0
+# diff of each is exactly the change 1.21.4 needs (see module doc).
+SDK_OVERLAYS = (("helper/keysutil/lock_manager.go", "v0.24.0"),)
+# Text replacements: (file in the sdk, text of the tag, text 1.21.4 compiles against).
+SDK_PATCHES = (
+    (
+        "framework/backend.go",
+        "ActivationFunc func(context.Context, *logical.Request, string) error",
+        "ActivationFunc func(context.Context, *logical.Request) error",
+    ),
 )
 
 
 def _patched_sdk(ctx: BuildContext, w: GoWrapper) -> Path:
-    """A writable copy of sdk v0.21.0 with :data:`SDK_PATCH` applied (see module doc)."""
+    """A writable copy of the sdk tag with the overlays and patches applied (module doc)."""
     src = Path(str(w.download(f"{SDK}@{SDK_VERSION}")["Dir"]))
     dest = ctx.workdir / f"sdk-{SDK_VERSION}-patched"
     if dest.exists():
@@ -83,17 +88,21 @@ def _patched_sdk(ctx: BuildContext, w: GoWrapper) -> Path:
     shutil.copytree(src, dest)
     for p in [dest, *dest.rglob("*")]:
         p.chmod(p.stat().st_mode | stat.S_IWUSR)  # the module cache is read-only
-    rel, old, new = SDK_PATCH
-    target = dest / rel
-    text = target.read_text()
-    if text.count(old) != 1:
-        raise ToolchainError(
-            f"vault: the sdk patch no longer applies ({rel} of sdk {SDK_VERSION} does not "
-            f"contain {old!r} exactly once); update the recipe",
-            log_path=w.log.path,
-        )
-    target.write_text(text.replace(old, new))
-    w.log.note(f"patched sdk {SDK_VERSION} {rel}: {old!r} -> {new!r}")
+    for rel, tag in SDK_OVERLAYS:
+        other = Path(str(w.download(f"{SDK}@{tag}")["Dir"]))
+        shutil.copyfile(other / rel, dest / rel)
+        w.log.note(f"sdk {SDK_VERSION}: {rel} taken from sdk {tag}")
+    for rel, old, new in SDK_PATCHES:
+        target = dest / rel
+        text = target.read_text()
+        if text.count(old) != 1:
+            raise ToolchainError(
+                f"vault: an sdk patch no longer applies ({rel} of sdk {SDK_VERSION} does not "
+                f"contain {old!r} exactly once); update the recipe",
+                log_path=w.log.path,
+            )
+        target.write_text(text.replace(old, new))
+        w.log.note(f"sdk {SDK_VERSION}: patched {rel}: {old!r} -> {new!r}")
     return dest
 
 
@@ -147,7 +156,8 @@ RECIPES = [
             VERSION,
             *(f"{m}@{v}" for m, v in sorted(SIBLINGS.items())),
             f"{SDK}@{SDK_VERSION}",
-            *SDK_PATCH,
+            *(f"{rel}@{tag}" for rel, tag in SDK_OVERLAYS),
+            *(part for patch in SDK_PATCHES for part in patch),
             "noui-v3",
         ),
         build=_build,

@@ -1,0 +1,211 @@
+"""The Release component on the real engine and cluster: deploy, upgrade, roll back, destroy."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from helm_enterprise.audit import AuditLog
+from tests.e2e.conftest import REPO, Env
+
+
+def hello(namespace: str, **extra: object) -> dict[str, object]:
+    return {
+        "name": "hello",
+        "namespace": namespace,
+        "createNamespace": True,
+        "chart": {"path": "charts/hello"},
+        "values": {"replicaCount": 2},
+        **extra,
+    }
+
+
+def deployment(sb: Env, namespace: str, name: str = "hello") -> dict[str, object]:
+    data: dict[str, object] = sb.kubectl_json("-n", namespace, "get", "deployment", name)
+    return data
+
+
+def test_up_ready_upgrade_destroy(sb: Env, project, namespace: str) -> None:
+    p = project()
+    p.releases([hello(namespace)])
+    result = p.up()
+    out = result.outputs["releases"].value["hello"]
+    assert out["status"] == "deployed" and out["revision"] == 1
+    dep = deployment(sb, namespace)
+    assert dep["status"]["readyReplicas"] == 2
+    record = sb.kubectl_json("-n", namespace, "get", "configmap", "helm-enterprise-owner-hello")
+    assert record["data"]["owner"].endswith(f"/{p.stack.name}/hello")
+    assert (
+        sb.kubectl_json("get", "namespace", namespace)["metadata"]["labels"][
+            "helm-enterprise.io/managed-by"
+        ]
+        == "helm-enterprise"
+    )
+
+    # Upgrade: a values change is a new Helm revision; the Deployment follows.
+    p.releases([hello(namespace, values={"replicaCount": 3, "message": "v2"})])
+    out = p.up().outputs["releases"].value["hello"]
+    assert out["revision"] == 2
+    assert deployment(sb, namespace)["status"]["readyReplicas"] == 3
+    assert [h["revision"] for h in sb.helm_history("hello", namespace)] == [1, 2]
+
+    # A no-op run changes nothing (no spurious Helm revision).
+    summary = p.up().summary.resource_changes or {}
+    assert set(summary) <= {"same"}, summary
+    assert len(sb.helm_history("hello", namespace)) == 2
+
+    p.destroy()
+    assert sb.kubectl("get", "namespace", namespace, check=False) == ""
+    secrets = sb.kubectl_json("get", "secrets", "-A", "-l", "owner=helm,name=hello")
+    assert [s for s in secrets["items"] if s["metadata"]["namespace"] == namespace] == []
+
+
+def test_readiness_failure_rolls_back_automatically(sb: Env, project, namespace: str) -> None:
+    p = project()
+    p.releases([hello(namespace)])
+    p.up()
+    # Pods of the new revision never become Ready: the readiness timeout fires and Helm's
+    # atomic upgrade rolls back to revision 1.
+    p.releases(
+        [
+            hello(
+                namespace,
+                values={"replicaCount": 2, "sandbox": {"neverReady": True}},
+                timeouts={"readiness": "30s"},
+            )
+        ]
+    )
+    error = p.up_fails()
+    assert "hello" in error
+    history = sb.helm_history("hello", namespace)
+    assert [h["status"] for h in history][-2:] == ["failed", "deployed"]
+    assert history[-1]["description"] == "Rollback to 1"
+    dep = deployment(sb, namespace)
+    annotations = dep["spec"]["template"]["metadata"].get("annotations", {})
+    assert "sandbox.helm-enterprise.io/never-ready" not in annotations
+    assert dep["status"]["readyReplicas"] == 2
+
+
+def test_explicit_rollback_to_revision_is_recorded(
+    sb: Env, project, namespace: str, tmp_path
+) -> None:
+    p = project()
+    for i in range(3):
+        p.releases([hello(namespace, values={"replicaCount": 1, "message": f"rev {i + 1}"})])
+        p.up()
+    audit = tmp_path / "audit.jsonl"
+    kubeconfig = str(sb.sandbox.cluster("a").kubeconfig)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "helm_enterprise.cli",
+            "rollback",
+            "hello",
+            "-n",
+            namespace,
+            "--to-revision",
+            "1",
+            "--reason",
+            "bad release 3",
+            "--who",
+            "sam@example.com",
+            "--kubeconfig",
+            kubeconfig,
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env={**sb.env, "HELM_ENTERPRISE_AUDIT_LOG": str(audit)},
+        timeout=600,
+        check=False,
+        cwd=REPO,
+    )
+    assert proc.returncode == 0, proc.stderr
+    record = json.loads(proc.stdout)
+    assert (record["from_revision"], record["to_revision"], record["new_revision"]) == (3, 1, 4)
+    # Checked independently of our code, with the helm CLI.
+    history = sb.helm_history("hello", namespace)
+    assert history[-1]["revision"] == 4 and history[-1]["description"] == "Rollback to 1"
+    config = sb.kubectl_json("-n", namespace, "get", "configmap", "hello-config")
+    assert config["data"]["message"] == "rev 1"
+    events = list(AuditLog(audit).records())
+    assert events[-1]["action"] == "rollback"
+    assert events[-1]["who"] == "sam@example.com" and events[-1]["why"] == "bad release 3"
+    assert AuditLog(audit).verify().ok
+
+    # Rolling back to a revision that does not exist is a clear error, not a traceback.
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "helm_enterprise.cli",
+            "rollback",
+            "hello",
+            "-n",
+            namespace,
+            "--to-revision",
+            "99",
+            "--reason",
+            "x",
+            "--kubeconfig",
+            kubeconfig,
+        ],
+        capture_output=True,
+        text=True,
+        env={**sb.env, "HELM_ENTERPRISE_AUDIT_LOG": str(audit)},
+        timeout=120,
+        check=False,
+        cwd=REPO,
+    )
+    assert proc.returncode == 1
+    assert "revision 99 does not exist" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_schema_violation_fails_preview_without_touching_the_cluster(
+    sb: Env, project, namespace: str
+) -> None:
+    p = project()
+    p.releases([hello(namespace, values={"replicaCount": "three"})])
+    error = p.preview_fails()
+    assert "values.replicaCount: must be of type integer" in error
+    assert "Traceback" not in error
+    assert sb.kubectl("get", "namespace", namespace, check=False) == ""
+
+
+def test_config_error_names_the_field(sb: Env, project, namespace: str) -> None:
+    p = project()
+    p.releases([hello(namespace, timeouts={"readiness": "9h"})])
+    error = p.preview_fails()
+    assert "releases[0].timeouts.readiness: readiness timeout 9h is outside 30s..2h" in error
+    assert "Traceback" not in error
+
+
+def test_chart_mode_registers_every_object(sb: Env, project, namespace: str) -> None:
+    p = project()
+    p.releases([hello(namespace, mode="chart")])
+    p.up()
+    types = {r["type"] for r in json.loads(p.export())["resources"]}
+    assert {
+        "kubernetes:helm.sh/v4:Chart",
+        "kubernetes:apps/v1:Deployment",
+        "kubernetes:core/v1:Service",
+        "kubernetes:core/v1:ConfigMap",
+    } <= types
+    dep = deployment(sb, namespace)
+    assert dep["metadata"]["labels"]["helm-enterprise.io/release"] == "hello"
+    assert dep["status"]["readyReplicas"] == 2
+    p.destroy()
+    assert sb.kubectl("get", "namespace", namespace, check=False) == ""
+
+
+def test_ownership_conflict_is_reported_before_apply(sb: Env, project, namespace: str) -> None:
+    first = project()
+    first.releases([hello(namespace)])
+    first.up()
+    second = project(stack="other")
+    second.releases([hello(namespace, createNamespace=False)])
+    error = second.preview_fails()
+    assert "owned by" in error and first.stack.name in error
+    assert len(sb.helm_history("hello", namespace)) == 1
