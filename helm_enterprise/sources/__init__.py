@@ -167,6 +167,24 @@ def _project_copy(archive: Path, base_dir: Path) -> str:
     return str(rel)
 
 
+def _prefetched(
+    kind: Kind,
+    fetched: pulumi.Output[tuple[Path, str]],
+    ctx: SourceContext,
+    describe: Callable[[str], str],
+) -> ResolvedChart:
+    """A chart helm_enterprise fetched itself: Helm gets the archive (by a path under the
+    program directory, the same on every machine) and no credentials at all."""
+    return ResolvedChart(
+        kind=kind,
+        chart=fetched.apply(lambda f: _project_copy(f[0], ctx.base_dir)),
+        version=None,
+        repository_opts=_no_opts,
+        source=fetched.apply(lambda f: describe(f[1])),
+        local_files=lambda: fetched.apply(lambda f: f[0]),
+    )
+
+
 def _no_opts(assets: bool) -> None:
     return None
 
@@ -210,16 +228,11 @@ def resolve_chart(spec: ChartSpec, ctx: SourceContext) -> ResolvedChart:
         oci_repo = repo or RepositoryConfig(url=ref.rsplit("/", 1)[0])
         creds = credentials(repo, ctx.injector)
         version = spec.version
-        return ResolvedChart(
-            kind="oci",
-            chart=ref,
-            version=version,
-            repository_opts=_native_opts(oci_repo, creds, ctx.scope, with_repo=False),
-            source=f"{ref}:{version}",
-            local_files=lambda: creds.apply(
-                lambda c: fetch_oci_chart(oci_repo, c, ref, version)[0]
-            ),
-        )
+        # pulumi-kubernetes' Release reads OCI credentials only from a registry config
+        # file, not from repositoryOpts: pull the chart ourselves (the same credentials
+        # and TLS rules as every other source) and give Helm the archive.
+        oci_fetched = creds.apply(lambda c: fetch_oci_chart(oci_repo, c, ref, version))
+        return _prefetched("oci", oci_fetched, ctx, lambda v: f"{ref}:{v}")
 
     assert repo is not None
     creds = credentials(repo, ctx.injector)
@@ -227,14 +240,7 @@ def resolve_chart(spec: ChartSpec, ctx: SourceContext) -> ResolvedChart:
     if any(isinstance(a, BearerAuth) for a in repo.auth):
         # Helm cannot send a bearer token: fetch the archive ourselves and give Helm a file.
         fetched = creds.apply(lambda c: fetch_http_chart(repo, c, name, spec.version))
-        return ResolvedChart(
-            kind="repo",
-            chart=fetched.apply(lambda f: _project_copy(f[0], ctx.base_dir)),
-            version=None,
-            repository_opts=_no_opts,
-            source=fetched.apply(lambda f: f"{repo.url}/{name}:{f[1]}"),
-            local_files=lambda: fetched.apply(lambda f: f[0]),
-        )
+        return _prefetched("repo", fetched, ctx, lambda v: f"{repo.url}/{name}:{v}")
     return ResolvedChart(
         kind="repo",
         chart=name,

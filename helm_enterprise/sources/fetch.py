@@ -113,6 +113,14 @@ def _request(
             source=repo.url,
             method=repo.method_names(),
         )
+    if resp.status_code == 400 and "certificate" in resp.text.lower():
+        # nginx and others answer a missing/invalid client certificate with 400.
+        raise RepositoryAuthError(
+            f"repository {repo.url} requires a valid TLS client certificate "
+            f"(auth: {repo.method_names()}, HTTP 400 on {what})",
+            source=repo.url,
+            method=repo.method_names(),
+        )
     if resp.status_code == 404:
         raise ChartSourceError(
             f"repository {repo.url}: {what} not found (HTTP 404)", source=repo.url

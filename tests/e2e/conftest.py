@@ -158,7 +158,16 @@ class Project:
         self.stack.destroy(on_output=self._out, color="never", show_secrets=False)
 
     def export(self) -> str:
-        return json.dumps(self.stack.export_stack().deployment)
+        """``pulumi stack export`` as a user runs it (no --show-secrets; the Automation API's
+        export_stack decrypts), plus the raw state file of the file backend."""
+        proc = subprocess.run(
+            ["pulumi", "stack", "export", "--stack", self.stack.name],
+            cwd=self.dir, env=self.env, capture_output=True, text=True, timeout=120, check=True,
+        )
+        backend = Path(self.env["PULUMI_BACKEND_URL"].removeprefix("file://"))
+        raw = "".join(p.read_text() for p in backend.glob(f".pulumi/stacks/*/{self.stack.name}.json"))
+        assert raw, "state file not found"
+        return proc.stdout + raw
 
 
 @pytest.fixture
