@@ -162,10 +162,17 @@ class Project:
         export_stack decrypts), plus the raw state file of the file backend."""
         proc = subprocess.run(
             ["pulumi", "stack", "export", "--stack", self.stack.name],
-            cwd=self.dir, env=self.env, capture_output=True, text=True, timeout=120, check=True,
+            cwd=self.dir,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
         )
         backend = Path(self.env["PULUMI_BACKEND_URL"].removeprefix("file://"))
-        raw = "".join(p.read_text() for p in backend.glob(f".pulumi/stacks/*/{self.stack.name}.json"))
+        raw = "".join(
+            p.read_text() for p in backend.glob(f".pulumi/stacks/*/{self.stack.name}.json")
+        )
         assert raw, "state file not found"
         return proc.stdout + raw
 
