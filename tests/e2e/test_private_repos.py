@@ -65,7 +65,7 @@ def repositories(charts: ChartRepository) -> dict[str, object]:
 def configure(
     p, charts: ChartRepository, password: str | None = None, token: str | None = None
 ) -> None:
-    _cert, key = tls_client_pems()
+    cert, key = tls_client_pems()
     p.config("helm-enterprise:repositories", repositories(charts))
     p.config("helm-enterprise:repoPassword", password or charts.password, secret=True)
     p.config("helm-enterprise:repoToken", token or charts.token, secret=True)
