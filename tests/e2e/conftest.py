@@ -142,7 +142,7 @@ class Project:
         return self.stack.up(on_output=self._out, color="never", show_secrets=False)
 
     def preview(self) -> auto.PreviewResult:
-        return self.stack.preview(on_output=self._out, color="never", diff=True)
+        return self.stack.preview(on_output=self._out, color="never")
 
     def up_fails(self) -> str:
         with pytest.raises(auto.errors.CommandError) as err:

@@ -209,3 +209,66 @@ def test_ownership_conflict_is_reported_before_apply(sb: Env, project, namespace
     error = second.preview_fails()
     assert "owned by" in error and first.stack.name in error
     assert len(sb.helm_history("hello", namespace)) == 1
+
+
+def _set_latest_status(sb: Env, namespace: str, status: str) -> None:
+    """Leave the release as a killed CI job would: its latest revision stuck in ``status``."""
+    from helm_enterprise.kube import helm_storage
+    from helm_enterprise.kube.client import ClusterAccess
+
+    api = ClusterAccess(str(sb.sandbox.cluster("a").kubeconfig)).reachable_client()
+    assert api is not None
+    try:
+        latest = helm_storage.history(api, namespace, "hello")[-1]
+        from kubernetes import client as k8s
+
+        core = k8s.CoreV1Api(api)
+        secret = core.read_namespaced_secret(latest.secret_name, namespace)
+        body = helm_storage.decode(secret.data["release"])
+        body["info"]["status"] = status
+        secret.data["release"] = helm_storage.encode(body)
+        secret.metadata.labels["status"] = status
+        core.replace_namespaced_secret(latest.secret_name, namespace, secret)
+    finally:
+        api.close()
+
+
+def test_release_stuck_pending_is_recovered_by_next_up(sb: Env, project, namespace: str) -> None:
+    p = project()
+    p.releases([hello(namespace)])
+    p.up()
+    _set_latest_status(sb, namespace, "pending-upgrade")
+    # helm itself refuses to touch it now ("another operation is in progress") ...
+    p.releases([hello(namespace, values={"replicaCount": 3})])
+    preview = p.preview()
+    assert "will be recovered by `pulumi up`" in p.text
+    # ... and the next `pulumi up` recovers it without anyone running helm by hand.
+    out = p.up().outputs["releases"].value["hello"]
+    assert out["status"] == "deployed"
+    history = sb.helm_history("hello", namespace)
+    # Revision 1 was marked failed, then superseded by the upgrade that followed.
+    assert [h["status"] for h in history] == ["superseded", "deployed"]
+    assert "marked failed by helm-enterprise" in history[0]["description"]
+    assert deployment(sb, namespace)["status"]["readyReplicas"] == 3
+    assert preview.change_summary
+
+
+def test_failed_first_install_does_not_block_the_next_run(sb: Env, project, namespace: str) -> None:
+    p = project()
+    # Not atomic: the failed first install stays behind, as Helm leaves it.
+    p.releases(
+        [
+            hello(
+                namespace,
+                rollback={"atomic": False},
+                timeouts={"readiness": "30s"},
+                values={"replicaCount": 1, "sandbox": {"neverReady": True}},
+            )
+        ]
+    )
+    p.up_fails()
+    assert [h["status"] for h in sb.helm_history("hello", namespace)] == ["failed"]
+    p.releases([hello(namespace, values={"replicaCount": 1})])
+    out = p.up().outputs["releases"].value["hello"]
+    assert out["status"] == "deployed"
+    assert deployment(sb, namespace)["status"]["readyReplicas"] == 1

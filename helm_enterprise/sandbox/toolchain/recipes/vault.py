@@ -6,30 +6,29 @@ needed. It is built from ``github.com/hashicorp/vault`` (main package at the mod
 
 Workarounds, and why:
 
-* **Pinned release.** The Go module proxy this machine reaches is an allow-listing mirror:
-  it serves ``v1.21.4`` and refuses (403) later 1.21.x and 1.22.x tags as well as
-  pseudo-versions of the sibling modules at the release commit.
 * **Local replaces.** Vault's go.mod replaces its sibling modules with folders of the same
   repository (``api``, ``sdk``, ``api/auth/{approle,kubernetes,userpass}`` ``=> ./...``).
-  Nested modules are not part of the module zip, and the proxy refuses pseudo-versions at
-  the release commit, so the wrapper uses published tags (:data:`SIBLINGS`): the versions
-  the release's own go.mod requires (api v1.22.0, sdk v0.21.0, approle v0.1.0, kubernetes
-  v0.10.0, userpass v0.1.0). The ``api/auth/*`` modules are only imported by Vault's tests.
-  The non-local replaces (``99designs/keyring => Jeffail/keyring``,
+  Nested modules are not part of the module zip, and the Go module proxy this machine
+  reaches (an allow-listing mirror) refuses pseudo-versions of them at the release commit.
+  So the wrapper pins each to the published tag the release's own go.mod *requires*
+  (:data:`SIBLINGS`). The ``api/auth/*`` modules are only imported by Vault's tests. The
+  non-local replaces (``99designs/keyring => Jeffail/keyring``,
   ``ma314smith/signedxml => moov-io/signedxml``) are copied verbatim.
-* **One-line sdk patch.** 1.21.4 was built from the release branch's ``sdk/`` folder,
-  which matches no published sdk tag. sdk v0.20.0 (tagged when the branch was cut) lacks
-  the observation helpers 1.21.x backported (``TryRecordObservationWithRequest``, a
-  two-value ``RestorePolicy``: builtin/logical/transit fails to compile). sdk v0.21.0 has
-  them, but main had meanwhile given ``framework.Backend.ActivationFunc`` a third
-  ``string`` argument, which 1.21.4's ``vault/identity_store.go`` and
-  ``logical_system_activation_flags.go`` do not pass. The sdk itself only declares that
-  field (Vault core calls it), so the recipe copies sdk v0.21.0 from the module cache into
-  the work dir, restores the two-argument field type, checks the patch applied exactly
-  once, and replaces the sdk with that folder. Nothing else of the sdk is changed.
+* **Why 1.21.1, not the newest 1.21.x.** Vault's release branches carry their own copy of
+  ``sdk/`` that is never tagged, and from 1.21.2 on it diverged from every published sdk
+  tag: 1.21.2+ call ``TryRecordObservationWithRequest`` (absent from sdk v0.20.0); sdk
+  v0.21.0-v0.23.0 give ``framework.Backend.ActivationFunc`` a third argument and keep a
+  one-value ``keysutil.LockManager.RestorePolicy``, both of which 1.21.4 does not compile
+  against; sdk v0.24.0+ drop ``logical.PkiCertificateCounter``, which 1.21.4 needs.
+  Making 1.21.4 build would mean hand-reconstructing the release branch's sdk. 1.21.1
+  (2025-11-18) is the newest release whose required sdk v0.20.0 matches its tree, so it
+  builds from published modules unchanged. For a loopback dev server in tests the missing
+  patch releases do not matter; the KV, AppRole and JWT APIs are the same.
 * **Checksums.** Vault's own go.sum is seeded into the wrapper (see ``_go.py``) so every
   dependency upstream recorded is checked against upstream's hash although the checksum
   database is unreachable.
+* **go line.** Upstream's ``go`` directive is copied into the wrapper. Without one the
+  wrapper counts as go 1.16: no module-graph pruning, a much larger graph to resolve.
 * **Version.** ``version.Version`` is embedded from the module's ``version/VERSION`` file;
   the ldflags set ``GitCommit`` (from the proxy's ``Origin`` record of the tag),
   ``BuildDate`` (the tag's time, so rebuilds are identical) and ``Version`` again, as
@@ -46,64 +45,22 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import stat
 from pathlib import Path
 
-from helm_enterprise.errors import ToolchainError
-from helm_enterprise.sandbox.toolchain._go import GoWrapper
 from helm_enterprise.sandbox.toolchain._recipe import BuildContext, Recipe, probe_version
 
 MODULE = "github.com/hashicorp/vault"
-VERSION = "v1.21.4"
+VERSION = "v1.21.1"
 
-# Published versions standing in for the release's local ``=> ./x`` replaces (see above).
+# Published versions standing in for the release's local ``=> ./x`` replaces: exactly the
+# versions v1.21.1's go.mod requires (see above).
 SIBLINGS = {
     f"{MODULE}/api": "v1.22.0",
+    f"{MODULE}/sdk": "v0.20.0",
     f"{MODULE}/api/auth/approle": "v0.1.0",
     f"{MODULE}/api/auth/kubernetes": "v0.10.0",
     f"{MODULE}/api/auth/userpass": "v0.1.0",
 }
-SDK = f"{MODULE}/sdk"
-SDK_VERSION = "v0.23.0"
-# Whole files taken from a later sdk tag: (file in the sdk, tag). The v0.23.0 -> v0.24.0
-# diff of each is exactly the change 1.21.4 needs (see module doc).
-SDK_OVERLAYS = (("helper/keysutil/lock_manager.go", "v0.24.0"),)
-# Text replacements: (file in the sdk, text of the tag, text 1.21.4 compiles against).
-SDK_PATCHES = (
-    (
-        "framework/backend.go",
-        "ActivationFunc func(context.Context, *logical.Request, string) error",
-        "ActivationFunc func(context.Context, *logical.Request) error",
-    ),
-)
-
-
-def _patched_sdk(ctx: BuildContext, w: GoWrapper) -> Path:
-    """A writable copy of the sdk tag with the overlays and patches applied (module doc)."""
-    src = Path(str(w.download(f"{SDK}@{SDK_VERSION}")["Dir"]))
-    dest = ctx.workdir / f"sdk-{SDK_VERSION}-patched"
-    if dest.exists():
-        shutil.rmtree(dest)
-    shutil.copytree(src, dest)
-    for p in [dest, *dest.rglob("*")]:
-        p.chmod(p.stat().st_mode | stat.S_IWUSR)  # the module cache is read-only
-    for rel, tag in SDK_OVERLAYS:
-        other = Path(str(w.download(f"{SDK}@{tag}")["Dir"]))
-        shutil.copyfile(other / rel, dest / rel)
-        w.log.note(f"sdk {SDK_VERSION}: {rel} taken from sdk {tag}")
-    for rel, old, new in SDK_PATCHES:
-        target = dest / rel
-        text = target.read_text()
-        if text.count(old) != 1:
-            raise ToolchainError(
-                f"vault: an sdk patch no longer applies ({rel} of sdk {SDK_VERSION} does not "
-                f"contain {old!r} exactly once); update the recipe",
-                log_path=w.log.path,
-            )
-        target.write_text(text.replace(old, new))
-        w.log.note(f"sdk {SDK_VERSION}: patched {rel}: {old!r} -> {new!r}")
-    return dest
 
 
 def _build(ctx: BuildContext) -> None:
@@ -112,13 +69,11 @@ def _build(ctx: BuildContext) -> None:
     info = w.download(f"{MODULE}@{VERSION}")
     w.seed_sums(Path(str(info["Dir"])))
     gomod = Path(str(info["GoMod"])).read_text()
-    # Upstream's go line: without one the wrapper counts as go 1.16 (no graph pruning).
     go_line = re.search(r"^go\s+(\S+)", gomod, re.MULTILINE)
     if go_line:
         w.go("mod", "edit", f"-go={go_line.group(1)}", what="setting the go version")
     w.require(f"{MODULE}@{VERSION}")
-    w.copy_directives(gomod, local_versions=SIBLINGS, skip=[SDK])
-    w.replace(SDK, str(_patched_sdk(ctx, w)))
+    w.copy_directives(gomod, local_versions=SIBLINGS)
     w.blank_imports([MODULE])
     w.tidy()
     origin = info.get("Origin")
@@ -141,7 +96,7 @@ def _tag_time(info_file: Path) -> str:
 
 
 def _probe() -> dict[str, Path] | None:
-    # `vault version` prints "Vault v1.21.4 (<commit>), built <date>".
+    # `vault version` prints "Vault v1.21.1 (<commit>), built <date>".
     found = probe_version("vault", ["version"], "Vault v1.21.")
     return {"vault": found} if found else None
 
@@ -151,15 +106,7 @@ RECIPES = [
         family="vault",
         version=VERSION,
         binaries=("vault",),
-        key=(
-            MODULE,
-            VERSION,
-            *(f"{m}@{v}" for m, v in sorted(SIBLINGS.items())),
-            f"{SDK}@{SDK_VERSION}",
-            *(f"{rel}@{tag}" for rel, tag in SDK_OVERLAYS),
-            *(part for patch in SDK_PATCHES for part in patch),
-            "noui-v3",
-        ),
+        key=(MODULE, VERSION, *(f"{m}@{v}" for m, v in sorted(SIBLINGS.items())), "noui-v4"),
         build=_build,
         estimate_minutes=30,
         probe=_probe,
