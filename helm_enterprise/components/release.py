@@ -33,7 +33,7 @@ from helm_enterprise.config._base import format_duration, validate_model
 from helm_enterprise.config.release import ReleaseConfig, effective_timeouts
 from helm_enterprise.config.secrets import SecretKeyRef
 from helm_enterprise.errors import HelmEnterpriseError, SecretBackendError, ValidationError
-from helm_enterprise.kube import helm_storage, ownership, recovery
+from helm_enterprise.kube import helm_storage, ownership, postrender, recovery
 from helm_enterprise.secrets.inject import SecretInjector
 from helm_enterprise.sources import ResolvedChart, SourceContext, resolve_chart, scope_for
 from helm_enterprise.sources.chartfile import read_chart
@@ -121,6 +121,7 @@ class Release(pulumi.ComponentResource):
         super().__init__(TYPE_TOKEN, resource_name, None, opts)
         self.config = cfg
         self._name = resource_name
+        self._base_dir = platform.base_dir
         self._secret_reads: dict[tuple[str, str], k8s.core.v1.Secret] = {}
         project, stack = pulumi.get_project(), pulumi.get_stack()
         owner = ownership.owner_id(project, stack, cfg.name)
@@ -282,6 +283,10 @@ class Release(pulumi.ComponentResource):
                 description=cfg.description,
                 replace=replace or None,
                 create_namespace=False,
+                # Every object Helm applies gets the ownership labels (X.6).
+                postrender=postrender.install(
+                    self._base_dir, cfg.name, self._labels, self._annotations
+                ),
             ),
             # `replace` only matters for the install that recovers a failed first install;
             # ignoring it in diffs keeps later runs from upgrading for nothing.

@@ -34,6 +34,13 @@ def test_up_ready_upgrade_destroy(sb: Env, project, namespace: str) -> None:
     assert out["status"] == "deployed" and out["revision"] == 1
     dep = deployment(sb, namespace)
     assert dep["status"]["readyReplicas"] == 2
+    # Release mode: Helm applied the objects, the post-renderer labelled every one of them.
+    for kind in ("deployment", "service", "configmap/hello-config"):
+        labels = sb.kubectl_json("-n", namespace, "get", kind if "/" in kind else f"{kind}/hello")[
+            "metadata"
+        ]["labels"]
+        assert labels["helm-enterprise.io/release"] == "hello", kind
+        assert labels["helm-enterprise.io/stack"] == p.stack.name, kind
     record = sb.kubectl_json("-n", namespace, "get", "configmap", "helm-enterprise-owner-hello")
     assert record["data"]["owner"].endswith(f"/{p.stack.name}/hello")
     assert (
