@@ -10,7 +10,7 @@ from helm_enterprise import Release
 hello = Release(
     "hello",
     {
-        "namespace": "quickstart",
+        "namespace": "quickstart-example",
         "create_namespace": True,
         "chart": {"path": "../../charts/hello"},
         "values": {"replicaCount": 2, "message": "hello from the quickstart"},

@@ -11,6 +11,7 @@ Two stages:
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Callable
@@ -35,6 +36,17 @@ def _opaque_secrets(value: Any) -> Any:
         return {k: _opaque_secrets(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_opaque_secrets(v) for v in value]
+    return value
+
+
+def _structured(value: Any) -> Any:
+    """Pulumi stores objects set with ``pulumi config set`` as JSON strings; its
+    ``get_object`` parses them, and so does this check."""
+    if isinstance(value, str) and value.strip()[:1] in ("{", "["):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
     return value
 
 
@@ -64,7 +76,7 @@ def config_findings(work_dir: Path, stack: str) -> list[Finding]:
         ]
     config = (doc.get("config") or {}) if isinstance(doc, dict) else {}
     data = {
-        k[len(CONFIG_PREFIX) :]: _opaque_secrets(v)
+        k[len(CONFIG_PREFIX) :]: _opaque_secrets(_structured(v))
         for k, v in config.items()
         if isinstance(k, str) and k.startswith(CONFIG_PREFIX)
     }

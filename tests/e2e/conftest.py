@@ -184,18 +184,21 @@ def namespace() -> str:
 
 @pytest.fixture
 def project(sb: Env, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Any]:
-    """Factory: ``project(source_dir=None)`` copies a program (default: the root program)."""
+    """Factory: ``project(example=None)`` — a copy of the checkout's programs in a temp dir
+    (root program, charts and, when given, ``examples/<example>`` as the work dir), so
+    relative paths work as in the checkout and the checkout itself stays clean."""
     made: list[Project] = []
 
-    def make(source: Path | None = None, stack: str = "e2e") -> Project:
-        work = tmp_path / f"p{len(made)}"
-        if source is None:
-            work.mkdir()
-            for name in ("Pulumi.yaml", "__main__.py"):
-                shutil.copy(REPO / name, work / name)
-            shutil.copytree(REPO / "charts", work / "charts")
-        else:
-            shutil.copytree(source, work)
+    def make(example: str | None = None, stack: str = "e2e") -> Project:
+        root = tmp_path / f"p{len(made)}"
+        root.mkdir()
+        for name in ("Pulumi.yaml", "__main__.py"):
+            shutil.copy(REPO / name, root / name)
+        shutil.copytree(REPO / "charts", root / "charts")
+        work = root
+        if example is not None:
+            work = root / "examples" / example
+            shutil.copytree(REPO / "examples" / example, work)
         env = dict(sb.env)
         command = auto.PulumiCommand(root=str(sb.sandbox.toolchain().layout.root))
         st = auto.Stack.create(

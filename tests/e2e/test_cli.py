@@ -1,0 +1,66 @@
+"""`helm-enterprise validate` for CI: human and --json output, exit codes, real preview."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.e2e.conftest import Env
+from tests.e2e.test_release import hello
+
+
+def validate(sb: Env, p, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "helm_enterprise.cli",
+            "validate",
+            "-s",
+            p.stack.name,
+            "-C",
+            str(p.dir),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        env=sb.env,
+        timeout=600,
+        check=False,
+    )
+
+
+def test_validate_json_reports_schema_findings_from_the_preview(
+    sb: Env, project, namespace: str
+) -> None:
+    p = project()
+    p.releases(
+        [hello(namespace, values={"replicaCount": "three", "image": {"pullPolicy": "Sometimes"}})]
+    )
+    proc = validate(sb, p, "--json")
+    assert proc.returncode == 1, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["ok"] is False
+    fields = {(f["check"], f["field"]) for f in report["findings"]}
+    assert ("schema", "values.replicaCount") in fields
+    assert ("schema", "values.image.pullPolicy") in fields
+    assert "Sometimes" not in proc.stdout  # values are never echoed
+    assert sb.kubectl("get", "namespace", namespace, check=False) == ""  # nothing applied
+
+
+def test_validate_config_errors_without_pulumi(sb: Env, project, namespace: str) -> None:
+    p = project()
+    p.releases([hello(namespace, chart={"name": "hello", "repository": "nowhere"})])
+    proc = validate(sb, p, "--config-only")
+    assert proc.returncode == 1
+    assert "releases[0].chart.repository: unknown repository 'nowhere'" in proc.stdout
+    assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_validate_clean_stack_exits_zero(sb: Env, project, namespace: str) -> None:
+    p = project()
+    p.releases([hello(namespace)])
+    proc = validate(sb, p)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "no findings" in proc.stdout
