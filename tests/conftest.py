@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-# Imported up front: pytest's assertion rewriter otherwise compiles hypothesis lazily at the
-# end of the session, after Pulumi's event loop threads ran, which trips a CPython 3.11
-# AST recursion-depth check ("AST constructor recursion depth mismatch").
+# Imported up front so its modules are compiled before any test runs (see pyproject's
+# addopts for the CPython 3.11 AST recursion-depth issue this avoids).
 import hypothesis  # noqa: F401
