@@ -11,9 +11,9 @@ Two modes:
 Construction order (validate first, then build): config model → secret references
 resolved (batched Vault reads, Pulumi secrets) → chart source resolved → pre-apply
 checks against the cluster when it is reachable (ownership, stuck-release recovery) →
-children registered (namespace, ownership record, the Helm resource). Values checked
-against the chart's values.schema.json gate the Helm resource, so a schema violation
-fails ``pulumi preview`` before anything is applied.
+children registered (namespace, the Helm resource; in chart mode an ownership record).
+Values checked against the chart's values.schema.json gate the Helm resource, so a schema
+violation fails ``pulumi preview`` before anything is applied.
 """
 
 from __future__ import annotations
@@ -189,29 +189,28 @@ class Release(pulumi.ComponentResource):
                     ),
                 ),
             )
-        record = k8s.core.v1.ConfigMap(
-            f"{resource_name}-owner",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=ownership.record_name(cfg.name),
-                namespace=cfg.namespace,
-                labels=self._labels,
-                annotations=self._annotations,
-            ),
-            data={
-                "owner": owner,
-                "project": project,
-                "stack": stack,
-                "release": cfg.name,
-                "mode": cfg.mode,
-            },
-            opts=pulumi.ResourceOptions.merge(
-                child_opts,
-                pulumi.ResourceOptions(depends_on=[namespace_res] if namespace_res else user_deps),
-            ),
-        )
+        ordering: list[pulumi.Resource] = [namespace_res] if namespace_res else user_deps
+        if cfg.mode == "chart":
+            # Chart mode has no Helm release to carry ownership: keep a record (see
+            # helm_enterprise.kube.ownership). Release mode reads it from Helm's manifest.
+            ordering = [
+                k8s.core.v1.ConfigMap(
+                    f"{resource_name}-owner",
+                    metadata=k8s.meta.v1.ObjectMetaArgs(
+                        name=ownership.record_name(cfg.name),
+                        namespace=cfg.namespace,
+                        labels=self._labels,
+                        annotations=self._annotations,
+                    ),
+                    data={"owner": owner, "project": project, "stack": stack, "release": cfg.name},
+                    opts=pulumi.ResourceOptions.merge(
+                        child_opts, pulumi.ResourceOptions(depends_on=ordering)
+                    ),
+                )
+            ]
         helm_opts = pulumi.ResourceOptions.merge(
             child_opts,
-            pulumi.ResourceOptions(depends_on=[record], custom_timeouts=custom_timeouts),
+            pulumi.ResourceOptions(depends_on=ordering, custom_timeouts=custom_timeouts),
         )
 
         if cfg.mode == "release":
@@ -414,12 +413,12 @@ class Release(pulumi.ComponentResource):
                 raise ValidationError("\n".join(f.line() for f in findings), findings=findings)
             if cfg.mode != "release":
                 return False
-            record = ownership.read_record(api, cfg.namespace, cfg.name)
             history = helm_storage.history(api, cfg.namespace, cfg.name)
+            owners = ownership.manifest_owners(history[-1].manifest) if history else set()
             timeouts = effective_timeouts("upgrade", platform.timeouts, cfg.timeouts)
             decision = recovery.decide(
                 history,
-                owned_by_us=bool(record and record.get("owner") == owner),
+                owned_by_us=owner in owners,
                 now=dt.datetime.now(dt.UTC),
                 stale_after=dt.timedelta(seconds=timeouts.deploy_start + timeouts.readiness),
                 recover_pending=cfg.rollback.recover_pending,

@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
 from helm_enterprise.config._base import Duration, Model, format_duration
-from helm_enterprise.config.secrets import SecretRef, coerce_secret_ref
+from helm_enterprise.config.secrets import SecretRef, coerce_secret_ref, is_reference
 
 Secret = Annotated[SecretRef, BeforeValidator(coerce_secret_ref)]
 
@@ -34,11 +34,18 @@ TIMEOUT_DEFAULTS = {"deploy_start": 300, "readiness": 600, "cleanup": 300}
 # -- repository auth (T1.1) ---------------------------------------------------------------
 
 
+def _identity_or_ref(value: object) -> object:
+    """A plain identity, unless it is written as a reference (then it is resolved)."""
+    if isinstance(value, str) and not is_reference(value):
+        return value
+    return coerce_secret_ref(value)
+
+
 class BasicAuth(Model):
     """HTTP basic auth. The username may be plain (it is an identity, not a secret)."""
 
     method: Literal["basic"] = "basic"
-    username: str | Secret
+    username: Annotated[str | SecretRef, BeforeValidator(_identity_or_ref)]
     password: Secret
 
 

@@ -181,6 +181,12 @@ def coerce_secret_ref(value: object) -> object:
     raise ValueError(LITERAL_HINT)
 
 
+def is_reference(text: str) -> bool:
+    """Whether a string is written as a reference (``vault:...#key``, ``k8s:...#key``)."""
+    text = text.strip()
+    return bool(_VAULT_SHORT.match(text) or _K8S_SHORT.match(text))
+
+
 def find_templates(text: str) -> list[VaultRef]:
     """Vault references embedded in a string value as ``${vault:path#key}``."""
     refs = []

@@ -1,13 +1,17 @@
 """Ownership (X.6): labels on everything helm_enterprise creates, and conflict checks.
 
-Each release has an *ownership record*: a ConfigMap ``helm-enterprise-owner-<release>``
-in the release namespace, created by the component itself, naming project, stack and
-release. Before a release is applied, :func:`check_release` compares the record (and
-Helm's own history) with the current stack: a release owned by another stack, or a Helm
-release installed outside helm_enterprise, is reported instead of being taken over
-(unless the release says ``adopt: true``). :func:`check_object` does the same for single
-objects (chart mode, where every object is a Pulumi resource that would otherwise be
-applied over an existing one).
+Who owns a release is read from the cluster before anything is applied:
+
+* **release mode** — Helm stores every revision's rendered manifest; the post-renderer put
+  the ``helm-enterprise.io/owner`` annotation on every object of it. The owners of the
+  latest revision are the release's owners. A Helm release whose manifest carries no owner
+  was installed outside helm_enterprise.
+* **chart mode** — there is no Helm release; the component keeps an ownership record, the
+  ConfigMap ``helm-enterprise-owner-<release>`` in the release namespace.
+
+:func:`check_release` reports a release owned by another stack, or installed outside
+helm_enterprise, instead of taking it over (unless the release says ``adopt: true``).
+:func:`check_object` does the same for single live objects.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import yaml
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
@@ -76,35 +81,59 @@ def read_record(api: k8s.ApiClient, namespace: str, release: str) -> dict[str, s
     return dict(cm.data or {})
 
 
+def manifest_owners(manifest: str) -> set[str]:
+    """Owner annotations of the objects in a rendered manifest (a YAML stream)."""
+    owners: set[str] = set()
+    try:
+        docs = list(yaml.safe_load_all(manifest))
+    except yaml.YAMLError:
+        return owners
+    for doc in docs:
+        if isinstance(doc, dict):
+            annotations = (doc.get("metadata") or {}).get("annotations") or {}
+            if ANNOTATION_OWNER in annotations:
+                owners.add(str(annotations[ANNOTATION_OWNER]))
+    return owners
+
+
+def release_owners(api: k8s.ApiClient, namespace: str, release: str) -> tuple[bool, set[str]]:
+    """(whether the release exists, its owners): from Helm's latest revision, else from
+    the chart-mode ownership record."""
+    hist = helm_storage.history(api, namespace, release)
+    if hist:
+        return True, manifest_owners(hist[-1].manifest)
+    record = read_record(api, namespace, release)
+    if record is not None:
+        return True, {record["owner"]} if record.get("owner") else set()
+    return False, set()
+
+
 def check_release(
     api: k8s.ApiClient, namespace: str, release: str, owner: str, adopt: bool
 ) -> list[Finding]:
     """Report a release that belongs to someone else (before anything is applied)."""
-    record = read_record(api, namespace, release)
-    if record is not None:
-        other = record.get("owner", "")
-        if other and other != owner:
-            return [
-                Finding(
-                    "error",
-                    "ownership",
-                    release,
-                    f"{namespace}/{release}",
-                    f"this Helm release is owned by {other}, not by {owner}",
-                    "pick another release name or namespace, or remove it from the owning stack",
-                )
-            ]
-        return []
-    hist = helm_storage.history(api, namespace, release)
-    if hist and not adopt:
+    exists, owners = release_owners(api, namespace, release)
+    where = f"{namespace}/{release}"
+    others = sorted(owners - {owner})
+    if others:
         return [
             Finding(
                 "error",
                 "ownership",
                 release,
-                f"{namespace}/{release}",
-                f"a Helm release with this name already exists (revision {hist[-1].revision}, "
-                f"{hist[-1].status}) and was not created by helm-enterprise",
+                where,
+                f"this release is owned by {', '.join(others)}, not by {owner}",
+                "pick another release name or namespace, or remove it from the owning stack",
+            )
+        ]
+    if exists and not owners and not adopt:
+        return [
+            Finding(
+                "error",
+                "ownership",
+                release,
+                where,
+                "a release with this name already exists and was not created by helm-enterprise",
                 "set adopt: true to manage it from this stack, or choose another name",
             )
         ]

@@ -141,21 +141,28 @@ class VaultBackend:
 
     # -- reads ----------------------------------------------------------------------------
 
-    def kv_version(self, mount: str) -> int:
+    def kv_version(self, mount: str, for_path: str = "") -> int:
+        """KV version of ``mount`` (config ``kvVersion`` wins; else asked once per mount).
+
+        An identity that may not read ``sys/internal/ui/mounts`` gets KV v2 (the default
+        engine since Vault 1.1); the read that follows then reports the real problem.
+        """
         if self.config.kv_version:
             return self.config.kv_version
         with self._lock:
             cached = self._kv_versions.get(mount)
         if cached:
             return cached
-        client = self.client(mount)
+        client = self.client(for_path or mount)
         try:
             resp = client.adapter.get(f"/v1/sys/internal/ui/mounts/{mount}")
             data = resp.get("data", {}) if isinstance(resp, dict) else {}
             options = data.get("options") or {}
             version = int(options.get("version", 1))
+        except hvac.exceptions.Forbidden:
+            version = 2
         except (hvac.exceptions.VaultError, requests.RequestException) as err:
-            raise classify(err, where=self.describe(), path=mount) from err
+            raise classify(err, where=self.describe(), path=for_path or mount) from err
         with self._lock:
             self._kv_versions[mount] = version
         return version
@@ -167,7 +174,7 @@ class VaultBackend:
     def read_mount(self, mount: str, secret_path: str, version: int | None = None) -> SecretData:
         full = f"{mount}/{secret_path}"
         client = self.client(full)  # log in first, so login errors name this secret
-        kv = self.kv_version(mount)
+        kv = self.kv_version(mount, full)
         if kv == 1 and version is not None:
             raise SecretBackendError(
                 f"{full} is in a KV v1 mount, which has no versions; remove the version",

@@ -157,6 +157,19 @@ class Project:
     def destroy(self) -> None:
         self.stack.destroy(on_output=self._out, color="never", show_secrets=False)
 
+    def export_json(self) -> Any:
+        """The stack's deployment as ``pulumi stack export`` prints it (secrets encrypted)."""
+        proc = subprocess.run(
+            ["pulumi", "stack", "export", "--stack", self.stack.name],
+            cwd=self.dir,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        return json.loads(proc.stdout)["deployment"]
+
     def export(self) -> str:
         """``pulumi stack export`` as a user runs it (no --show-secrets; the Automation API's
         export_stack decrypts), plus the raw state file of the file backend."""

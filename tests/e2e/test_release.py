@@ -41,8 +41,8 @@ def test_up_ready_upgrade_destroy(sb: Env, project, namespace: str) -> None:
         ]["labels"]
         assert labels["helm-enterprise.io/release"] == "hello", kind
         assert labels["helm-enterprise.io/stack"] == p.stack.name, kind
-    record = sb.kubectl_json("-n", namespace, "get", "configmap", "helm-enterprise-owner-hello")
-    assert record["data"]["owner"].endswith(f"/{p.stack.name}/hello")
+    owner = dep["metadata"]["annotations"]["helm-enterprise.io/owner"]
+    assert owner == f"helm-enterprise/{p.stack.name}/hello"
     assert (
         sb.kubectl_json("get", "namespace", namespace)["metadata"]["labels"][
             "helm-enterprise.io/managed-by"
@@ -193,7 +193,7 @@ def test_chart_mode_registers_every_object(sb: Env, project, namespace: str) -> 
     p = project()
     p.releases([hello(namespace, mode="chart")])
     p.up()
-    types = {r["type"] for r in json.loads(p.export())["resources"]}
+    types = {r["type"] for r in p.export_json()["resources"]}
     assert {
         "kubernetes:helm.sh/v4:Chart",
         "kubernetes:apps/v1:Deployment",

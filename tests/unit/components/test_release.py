@@ -33,10 +33,16 @@ def test_release_mode_graph(platform: Platform) -> None:
     run = run_program(program)
     comp = run.one("helm-enterprise:index:Release")
     ns = run.one("kubernetes:core/v1:Namespace")
-    cm = run.one("kubernetes:core/v1:ConfigMap")
     rel = run.one(REL)
-    assert {ns.parent, cm.parent, rel.parent} == {comp.urn}
-    assert ns.urn in cm.dependencies and cm.urn in rel.dependencies
+    assert [r.type for r in run.resources] == [
+        "helm-enterprise:index:Release",
+        "kubernetes:core/v1:Namespace",
+        REL,
+    ]
+    assert {ns.parent, rel.parent} == {comp.urn}
+    assert ns.urn in rel.dependencies
+    # Every object Helm applies passes the ownership post-renderer.
+    assert rel.inputs["postrender"] == "./.helm-enterprise/postrender/web"
     assert rel.inputs["chart"] == "charts/hello"
     assert rel.inputs["atomic"] is True and rel.inputs["cleanupOnFail"] is True
     assert rel.inputs["maxHistory"] == 10
@@ -44,7 +50,6 @@ def test_release_mode_graph(platform: Platform) -> None:
     assert rel.custom_timeouts == {"create": "900s", "update": "900s", "delete": "300s"}
     assert rel.ignore_changes == ["replace"]
     assert not rel.is_secret("values")
-    assert cm.inputs["data"]["owner"] == "proj/dev/web"
     labels = ns.inputs["metadata"]["labels"]
     assert labels["helm-enterprise.io/managed-by"] == "helm-enterprise"
     assert labels["helm-enterprise.io/stack"] == "dev"
@@ -61,6 +66,9 @@ def test_chart_mode_uses_v4_chart(platform: Platform) -> None:
     )
     chart = run.one(CHART)
     assert run.of_type(REL) == []
+    record = run.one("kubernetes:core/v1:ConfigMap")  # chart mode keeps an ownership record
+    assert record.inputs["data"]["owner"] == "proj/dev/web"
+    assert record.urn in chart.dependencies
     assert chart.inputs["chart"] == "charts/hello"
     assert chart.inputs["namespace"] == "demo"
     assert chart.custom_timeouts["create"] == "900s"
@@ -215,18 +223,22 @@ def test_schema_violation_fails_before_the_helm_resource(platform: Platform) -> 
 def test_provider_and_options_pass_through(platform: Platform) -> None:
     def program() -> object:
         prov = k8s.Provider("other", kubeconfig="x")
+        before = k8s.core.v1.ConfigMap("before", metadata={"name": "before"})
         return Release(
             "web",
-            {"chart": LOCAL, "protect": True, "retain_on_delete": True},
-            pulumi.ResourceOptions(provider=prov),
+            {"chart": LOCAL, "protect": True, "retain_on_delete": True, "create_namespace": True},
+            pulumi.ResourceOptions(provider=prov, depends_on=[before]),
         )
 
     run = run_program(program)
     rel = run.one(REL)
+    ns = run.one("kubernetes:core/v1:Namespace")
     prov = run.one("pulumi:providers:kubernetes")
-    assert rel.provider.startswith(prov.urn)
-    assert run.one("kubernetes:core/v1:ConfigMap").provider.startswith(prov.urn)
-    assert rel.protect and rel.retain_on_delete
+    before = run.one("kubernetes:core/v1:ConfigMap")
+    assert rel.provider.startswith(prov.urn) and ns.provider.startswith(prov.urn)
+    assert rel.protect and rel.retain_on_delete and ns.protect
+    # depends_on of the component orders its first child (and so everything after it).
+    assert before.urn in ns.dependencies and ns.urn in rel.dependencies
 
 
 def test_bearer_repo_is_fetched_not_passed_to_helm(platform: Platform) -> None:

@@ -1,0 +1,206 @@
+"""Vault secrets (T1.2) through the real engine and the sandbox's real Vault."""
+
+from __future__ import annotations
+
+import base64
+import secrets as pysecrets
+import uuid
+from pathlib import Path
+
+import pytest
+
+from helm_enterprise.audit import default_log_path
+from helm_enterprise.sandbox import _paths
+from helm_enterprise.sandbox.chartrepo import ChartRepository
+from helm_enterprise.sandbox.vault import VaultServer
+from tests.e2e.conftest import Env
+from tests.e2e.test_release import hello
+
+
+def approle(p, vault: VaultServer) -> None:
+    role_id, secret_id = vault.approle_credentials()
+    p.config(
+        "helm-enterprise:vault",
+        {
+            "address": vault.address,
+            "auth": {
+                "method": "approle",
+                "roleId": role_id,
+                "secretId": {"config": "helm-enterprise:vaultSecretId"},
+            },
+        },
+    )
+    p.config("helm-enterprise:vaultSecretId", secret_id, secret=True)
+
+
+def write(vault: VaultServer, path: str, data: dict[str, str], mount: str = "secret") -> None:
+    client = vault.client()
+    if mount == "secret":
+        client.secrets.kv.v2.create_or_update_secret(path=path, secret=data, mount_point=mount)
+    else:
+        client.secrets.kv.v1.create_or_update_secret(path=path, secret=data, mount_point=mount)
+
+
+def secret_data(sb: Env, namespace: str, release: str = "hello") -> dict[str, str]:
+    data = sb.kubectl_json("-n", namespace, "get", "secret", f"{release}-secret")["data"]
+    return {k: base64.b64decode(v).decode() for k, v in data.items()}
+
+
+def leaks(value: str, *texts: str) -> list[str]:
+    """Where ``value`` appears: the given texts and every sandbox and audit log."""
+    found = [f"text[{i}]" for i, t in enumerate(texts) if value in t]
+    for path in [*_paths.logs_dir().glob("*.log"), default_log_path()]:
+        if path.exists() and value in path.read_text(errors="replace"):
+            found.append(str(path))
+    return found
+
+
+def test_vault_secret_reaches_the_workload_and_nothing_else(
+    sb: Env, vault: VaultServer, project, namespace: str
+) -> None:
+    value = f"pw-{pysecrets.token_hex(8)}"
+    write(vault, f"e2e/{namespace}/db", {"password": value, "user": "app"})
+    p = project()
+    approle(p, vault)
+    p.releases(
+        [
+            hello(
+                namespace,
+                secretValues={"secret.password": f"vault:secret/e2e/{namespace}/db#password"},
+                values={
+                    "replicaCount": 1,
+                    "message": f"user ${{vault:secret/e2e/{namespace}/db#user}}",
+                },
+            )
+        ]
+    )
+    result = p.up()
+    assert secret_data(sb, namespace) == {"password": value}
+    assert (
+        sb.kubectl_json("-n", namespace, "get", "configmap", "hello-config")["data"]["message"]
+        == "user app"
+    )
+    assert leaks(value, p.export(), p.text, str(result.outputs)) == []
+    # Rotation: a new Vault version rolls the pods on the next `pulumi up`.
+    before = sb.kubectl_json("-n", namespace, "get", "deployment", "hello")
+    rotated = f"pw-{pysecrets.token_hex(8)}"
+    write(vault, f"e2e/{namespace}/db", {"password": rotated, "user": "app"})
+    p.up()
+    after = sb.kubectl_json("-n", namespace, "get", "deployment", "hello")
+    key = "helm-enterprise.io/secrets-checksum"
+    assert (
+        before["spec"]["template"]["metadata"]["annotations"][key]
+        != after["spec"]["template"]["metadata"]["annotations"][key]
+    )
+    assert after["metadata"]["generation"] > before["metadata"]["generation"]
+    assert after["status"]["readyReplicas"] == 1
+    assert secret_data(sb, namespace) == {"password": rotated}
+    assert leaks(rotated, p.export(), p.text) == []
+
+
+@pytest.mark.parametrize("method", ["token", "jwt", "kv1"])
+def test_auth_methods_and_kv_versions(
+    sb: Env, vault: VaultServer, project, namespace: str, method: str
+) -> None:
+    value = f"v-{pysecrets.token_hex(6)}"
+    mount = "kv1" if method == "kv1" else "secret"
+    write(vault, f"e2e/{namespace}", {"k": value}, mount=mount)
+    p = project()
+    if method == "token":
+        p.stack.workspace.env_vars["E2E_VAULT_TOKEN"] = vault.client().auth.token.create(
+            policies=["helm-enterprise-read"], ttl="10m"
+        )["auth"]["client_token"]
+        p.config(
+            "helm-enterprise:vault",
+            {
+                "address": vault.address,
+                "auth": {"method": "token", "token": {"env": "E2E_VAULT_TOKEN"}},
+            },
+        )
+    elif method == "jwt":
+        p.config(
+            "helm-enterprise:vault",
+            {
+                "address": vault.address,
+                "auth": {
+                    "method": "jwt",
+                    "role": "helm-enterprise",
+                    "jwt": {"config": "helm-enterprise:ciJwt"},
+                },
+            },
+        )
+        p.config("helm-enterprise:ciJwt", vault.mint_jwt("ci-pipeline"), secret=True)
+    else:
+        approle(p, vault)
+    p.releases([hello(namespace, secretValues={"secret.k": f"vault:{mount}/e2e/{namespace}#k"})])
+    p.up()
+    assert secret_data(sb, namespace) == {"k": value}
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("unreachable", "Vault at http://127.0.0.1:9 unreachable (path secret/e2e/"),
+        ("denied", "denied access to secret/e2e/"),
+        ("missing-path", "has no secret at secret/e2e/"),
+        ("missing-key", "has no key 'nope' (keys there: k)"),
+    ],
+)
+def test_vault_failures_fail_preview_clearly(
+    sb: Env, vault: VaultServer, project, namespace: str, case: str, expected: str
+) -> None:
+    value = f"v-{pysecrets.token_hex(6)}"
+    write(vault, f"e2e/{namespace}", {"k": value})
+    p = project()
+    approle(p, vault)
+    ref = f"vault:secret/e2e/{namespace}#k"
+    if case == "unreachable":
+        p.config(
+            "helm-enterprise:vault",
+            {
+                "address": "http://127.0.0.1:9",
+                "auth": {"method": "token", "token": {"env": "E2E_VAULT_TOKEN"}},
+            },
+        )
+        p.stack.workspace.env_vars["E2E_VAULT_TOKEN"] = "t"
+    elif case == "denied":
+        p.stack.workspace.env_vars["E2E_VAULT_TOKEN"] = vault.denied_token()
+        p.config(
+            "helm-enterprise:vault",
+            {
+                "address": vault.address,
+                "auth": {"method": "token", "token": {"env": "E2E_VAULT_TOKEN"}},
+            },
+        )
+    elif case == "missing-path":
+        ref = f"vault:secret/e2e/{namespace}-{uuid.uuid4().hex[:4]}#k"
+    else:
+        ref = f"vault:secret/e2e/{namespace}#nope"
+    p.releases([hello(namespace, secretValues={"secret.k": ref})])
+    error = p.preview_fails()
+    assert expected in error, error
+    assert "Traceback" not in error and value not in error
+    assert sb.kubectl("get", "namespace", namespace, check=False) == ""
+
+
+def test_example_02_private_repo_and_vault(
+    sb: Env, vault: VaultServer, charts: ChartRepository, project
+) -> None:
+    app_password = f"app-{pysecrets.token_hex(6)}"
+    write(vault, "charts", {"username": charts.username, "password": charts.password})
+    write(vault, "hello", {"password": app_password})
+    p = project("02-private-repo-vault")
+    p.config("repoUrl", charts.url("basic"))
+    token = vault.client().auth.token.create(policies=["helm-enterprise-read"], ttl="10m")["auth"][
+        "client_token"
+    ]
+    p.stack.workspace.env_vars.update({"VAULT_ADDR": vault.address, "VAULT_TOKEN": token})
+    result = p.up()
+    assert result.outputs["status"].value == "deployed"
+    # From Vault KV v2 versions, not values: not secret, and 64 hex digits.
+    assert len(result.outputs["secretsChecksum"].value) == 64
+    assert secret_data(sb, "private-demo", "hello-private") == {"password": app_password}
+    assert leaks(app_password, p.export(), p.text) == []
+    assert leaks(charts.password, p.export(), p.text) == []
+    p.destroy()
+    assert Path(p.dir).exists()
