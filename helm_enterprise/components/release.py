@@ -234,9 +234,7 @@ class Release(pulumi.ComponentResource):
             self.helm_release = None
             self.chart = ch
         self.resolved_source = pulumi.Output.from_input(chart.source)
-        self.values_checksum = (
-            injected.checksum if injected.checksum is not None else pulumi.Output.from_input(None)
-        )
+        self.values_checksum = pulumi.Output.from_input(injected.checksum)
         self.references = pulumi.Output.from_input(injected.references)
         self.register_outputs(
             {

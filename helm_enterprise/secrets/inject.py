@@ -78,7 +78,7 @@ class InjectedValues:
     values: pulumi.Input[dict[str, Any]]
     secret: bool
     references: list[str]
-    checksum: pulumi.Output[str] | None
+    checksum: str | pulumi.Output[str] | None
 
 
 class SecretInjector:
@@ -110,15 +110,30 @@ class SecretInjector:
         assert isinstance(ref, OutputRef)
         return pulumi.Output.secret(ref.output)
 
-    def _identity(self, ref: SecretRef) -> pulumi.Output[str]:
+    def resolve(self, ref: SecretRef | str) -> str | pulumi.Output[str]:
+        """The value when it is known now (Vault, read in the batch), else a secret Output.
+
+        A plain value must only be placed inside something that is a secret as a whole
+        (the release's values, the repository credentials); :meth:`output` wraps it.
+        """
+        if isinstance(ref, str):
+            ref = _as_ref(ref)
+        if isinstance(ref, VaultRef):
+            return self._require_resolver(ref).value(ref)
+        return self.output(ref)
+
+    def _identity(self, ref: SecretRef) -> str | pulumi.Output[str]:
         """What identifies this secret's current content without revealing it."""
+
+        def digest(value: str) -> str:
+            return f"{ref.describe()}:sha256:{hashlib.sha256(value.encode()).hexdigest()}"
+
         if isinstance(ref, VaultRef):
             version = self._require_resolver(ref).version(ref)
             if version is not None:
-                return pulumi.Output.from_input(f"{ref.describe()}:v{version}")
-        return self.output(ref).apply(
-            lambda v: f"{ref.describe()}:sha256:{hashlib.sha256(v.encode()).hexdigest()}"
-        )
+                return f"{ref.describe()}:v{version}"
+            return digest(self._require_resolver(ref).value(ref))
+        return self.output(ref).apply(digest)
 
     def inject(self, release: ReleaseConfig) -> InjectedValues:
         values: dict[str, Any] = copy_tree(release.values)
@@ -140,25 +155,29 @@ class SecretInjector:
                 r for r in release.secret_values.values() if isinstance(r, VaultRef)
             )
         for path, ref in release.secret_values.items():
-            set_path(values, path, self.output(ref))
+            # Plain for Vault (the values object is a secret as a whole), else an Output.
+            set_path(values, path, self.resolve(ref))
             refs_used.append(ref)
 
-        checksum: pulumi.Output[str] | None = None
+        checksum: str | pulumi.Output[str] | None = None
         if refs_used and release.roll_on_secret_change.enabled:
             unique = {r.describe(): r for r in refs_used}
-            parts_out = [self._identity(unique[k]) for k in sorted(unique)]
-            checksum = pulumi.Output.all(*parts_out).apply(
-                lambda ids: hashlib.sha256("\n".join(ids).encode()).hexdigest()
-            )
+            ids = [self._identity(unique[k]) for k in sorted(unique)]
+
+            def combine(parts: list[str]) -> str:
+                return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+            if any(isinstance(i, pulumi.Output) for i in ids):
+                checksum = pulumi.Output.all(*ids).apply(combine)
+            else:
+                checksum = combine([str(i) for i in ids])
             annotations: Any = values
             for part in split_path(release.roll_on_secret_change.values_path):
                 annotations = annotations.setdefault(part, {})
             annotations[CHECKSUM_ANNOTATION] = checksum
 
         secret = bool(refs_used)
-        final: pulumi.Input[dict[str, Any]] = (
-            pulumi.Output.secret(pulumi.Output.from_input(values)) if secret else values
-        )
+        final: pulumi.Input[dict[str, Any]] = pulumi.Output.secret(values) if secret else values
         return InjectedValues(
             values=final,
             secret=secret,

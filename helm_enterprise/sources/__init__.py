@@ -13,7 +13,7 @@ import hashlib
 import shutil
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import pulumi
 
@@ -93,28 +93,44 @@ def repository_of(spec: ChartSpec, ctx: SourceContext) -> RepositoryConfig | Non
     return repo
 
 
-def credentials(
-    repo: RepositoryConfig | None, injector: SecretInjector
-) -> pulumi.Output[RepoCredentials]:
-    """Resolve every credential of a repository into one secret Output."""
+Creds = RepoCredentials | pulumi.Output[RepoCredentials]
+"""Plain when every credential is known now (Vault, read in the batch), else an Output."""
+
+T = TypeVar("T")
+U = TypeVar("U")
+
+
+def lift(value: T | pulumi.Output[T], fn: Callable[[T], U]) -> U | pulumi.Output[U]:
+    """``fn(value)`` now when the value is known, else through ``apply``."""
+    if isinstance(value, pulumi.Output):
+        return value.apply(fn)
+    return fn(value)
+
+
+def credentials(repo: RepositoryConfig | None, injector: SecretInjector) -> Creds:
+    """Resolve every credential of a repository.
+
+    The result holds secret values: whoever takes one out wraps it as a Pulumi secret
+    (see :func:`_native_opts`); RepoCredentials' repr hides them.
+    """
     if repo is None:
-        return pulumi.Output.from_input(RepoCredentials())
-    parts: dict[str, pulumi.Input[str]] = {}
+        return RepoCredentials()
+    parts: dict[str, str | pulumi.Output[str]] = {}
     for auth in repo.auth:
         if isinstance(auth, BasicAuth):
             parts["username"] = (
-                auth.username if isinstance(auth.username, str) else injector.output(auth.username)
+                auth.username if isinstance(auth.username, str) else injector.resolve(auth.username)
             )
-            parts["password"] = injector.output(auth.password)
+            parts["password"] = injector.resolve(auth.password)
         elif isinstance(auth, BearerAuth):
-            parts["token"] = injector.output(auth.token)
+            parts["token"] = injector.resolve(auth.token)
         elif isinstance(auth, TlsAuth):
-            parts["cert_pem"] = injector.output(auth.cert)
-            parts["key_pem"] = injector.output(auth.key)
+            parts["cert_pem"] = injector.resolve(auth.cert)
+            parts["key_pem"] = injector.resolve(auth.key)
     if repo.ca is not None:
-        parts["ca_pem"] = injector.output(repo.ca)
-    if not parts:
-        return pulumi.Output.from_input(RepoCredentials())
+        parts["ca_pem"] = injector.resolve(repo.ca)
+    if not any(isinstance(v, pulumi.Output) for v in parts.values()):
+        return RepoCredentials(**{k: str(v) for k, v in parts.items()})
     keys = sorted(parts)
     return pulumi.Output.all(*(parts[k] for k in keys)).apply(
         lambda vals: RepoCredentials(**dict(zip(keys, vals, strict=True)))
@@ -123,19 +139,17 @@ def credentials(
 
 def _native_opts(
     repo: RepositoryConfig,
-    creds: pulumi.Output[RepoCredentials],
+    creds: Creds,
     scope: str,
     with_repo: bool,
 ) -> Callable[[bool], Mapping[str, pulumi.Input[Any]] | None]:
     """Repository options in pulumi-kubernetes' shape (built on demand)."""
 
-    def pem(
-        filename: str, pick: Callable[[RepoCredentials], str | None], assets: bool
-    ) -> pulumi.Output[Any]:
+    def pem(filename: str, pick: Callable[[RepoCredentials], str | None], assets: bool) -> Any:
         if assets:
-            return pulumi.Output.secret(creds.apply(lambda c: pulumi.StringAsset(pick(c) or "")))
+            return pulumi.Output.secret(lift(creds, lambda c: pulumi.StringAsset(pick(c) or "")))
         # Helm's v3 Release reads these from disk: private files, removed at exit.
-        return creds.apply(lambda c: materialize(scope, filename, pick(c) or ""))
+        return lift(creds, lambda c: materialize(scope, filename, pick(c) or ""))
 
     def build(assets: bool) -> Mapping[str, pulumi.Input[Any]] | None:
         opts: dict[str, pulumi.Input[Any]] = {}
@@ -143,8 +157,8 @@ def _native_opts(
             opts["repo"] = repo.url
         methods = {a.method for a in repo.auth}
         if "basic" in methods:
-            opts["username"] = creds.apply(lambda c: c.username or "")
-            opts["password"] = pulumi.Output.secret(creds.apply(lambda c: c.password or ""))
+            opts["username"] = lift(creds, lambda c: c.username or "")
+            opts["password"] = pulumi.Output.secret(lift(creds, lambda c: c.password or ""))
         if "tls" in methods:
             opts["cert_file"] = pem("client.crt", lambda c: c.cert_pem, assets)
             opts["key_file"] = pem("client.key", lambda c: c.key_pem, assets)
@@ -169,7 +183,7 @@ def _project_copy(archive: Path, base_dir: Path) -> str:
 
 def _prefetched(
     kind: Kind,
-    fetched: pulumi.Output[tuple[Path, str]],
+    fetched: tuple[Path, str] | pulumi.Output[tuple[Path, str]],
     ctx: SourceContext,
     describe: Callable[[str], str],
 ) -> ResolvedChart:
@@ -177,11 +191,11 @@ def _prefetched(
     program directory, the same on every machine) and no credentials at all."""
     return ResolvedChart(
         kind=kind,
-        chart=fetched.apply(lambda f: _project_copy(f[0], ctx.base_dir)),
+        chart=lift(fetched, lambda f: _project_copy(f[0], ctx.base_dir)),
         version=None,
         repository_opts=_no_opts,
-        source=fetched.apply(lambda f: describe(f[1])),
-        local_files=lambda: fetched.apply(lambda f: f[0]),
+        source=lift(fetched, lambda f: describe(f[1])),
+        local_files=lambda: pulumi.Output.from_input(lift(fetched, lambda f: f[0])),
     )
 
 
@@ -231,7 +245,7 @@ def resolve_chart(spec: ChartSpec, ctx: SourceContext) -> ResolvedChart:
         # pulumi-kubernetes' Release reads OCI credentials only from a registry config
         # file, not from repositoryOpts: pull the chart ourselves (the same credentials
         # and TLS rules as every other source) and give Helm the archive.
-        oci_fetched = creds.apply(lambda c: fetch_oci_chart(oci_repo, c, ref, version))
+        oci_fetched = lift(creds, lambda c: fetch_oci_chart(oci_repo, c, ref, version))
         return _prefetched("oci", oci_fetched, ctx, lambda v: f"{ref}:{v}")
 
     assert repo is not None
@@ -239,7 +253,7 @@ def resolve_chart(spec: ChartSpec, ctx: SourceContext) -> ResolvedChart:
     name = spec.name
     if any(isinstance(a, BearerAuth) for a in repo.auth):
         # Helm cannot send a bearer token: fetch the archive ourselves and give Helm a file.
-        fetched = creds.apply(lambda c: fetch_http_chart(repo, c, name, spec.version))
+        fetched = lift(creds, lambda c: fetch_http_chart(repo, c, name, spec.version))
         return _prefetched("repo", fetched, ctx, lambda v: f"{repo.url}/{name}:{v}")
     return ResolvedChart(
         kind="repo",
@@ -247,7 +261,9 @@ def resolve_chart(spec: ChartSpec, ctx: SourceContext) -> ResolvedChart:
         version=spec.version,
         repository_opts=_native_opts(repo, creds, ctx.scope, with_repo=True),
         source=f"{repo.url}/{name}:{spec.version or 'latest'}",
-        local_files=lambda: creds.apply(lambda c: fetch_http_chart(repo, c, name, spec.version)[0]),
+        local_files=lambda: pulumi.Output.from_input(creds).apply(
+            lambda c: fetch_http_chart(repo, c, name, spec.version)[0]
+        ),
     )
 
 

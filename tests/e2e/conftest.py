@@ -43,36 +43,29 @@ class Env:
     charts: ChartRepository
     git: GitServer
 
-    def kubectl(self, *args: str, cluster: str = "a", check: bool = True) -> str:
+    def _tool(self, tool: str, args: tuple[str, ...], cluster: str, check: bool = True) -> str:
+        """Run kubectl/helm against a sandbox cluster; stdout, or AssertionError with stderr."""
         kubeconfig = str(self.sandbox.cluster(cluster).kubeconfig)
         proc = subprocess.run(
-            ["kubectl", "--kubeconfig", kubeconfig, *args],
-            capture_output=True,
-            text=True,
-            env=self.env,
-            timeout=120,
-            check=False,
-        )
-        if check and proc.returncode != 0:
-            raise AssertionError(f"kubectl {' '.join(args)} failed: {proc.stderr}")
-        return proc.stdout
-
-    def kubectl_json(self, *args: str, cluster: str = "a") -> Any:
-        return json.loads(self.kubectl(*args, "-o", "json", cluster=cluster))
-
-    def helm(self, *args: str, cluster: str = "a") -> str:
-        kubeconfig = str(self.sandbox.cluster(cluster).kubeconfig)
-        proc = subprocess.run(
-            ["helm", "--kubeconfig", kubeconfig, *args],
+            [tool, "--kubeconfig", kubeconfig, *args],
             capture_output=True,
             text=True,
             env=self.env,
             timeout=300,
             check=False,
         )
-        if proc.returncode != 0:
-            raise AssertionError(f"helm {' '.join(args)} failed: {proc.stderr}")
+        if check and proc.returncode != 0:
+            raise AssertionError(f"{tool} {' '.join(args)} failed: {proc.stderr}")
         return proc.stdout
+
+    def kubectl(self, *args: str, cluster: str = "a", check: bool = True) -> str:
+        return self._tool("kubectl", args, cluster, check)
+
+    def kubectl_json(self, *args: str, cluster: str = "a") -> Any:
+        return json.loads(self.kubectl(*args, "-o", "json", cluster=cluster))
+
+    def helm(self, *args: str, cluster: str = "a") -> str:
+        return self._tool("helm", args, cluster)
 
     def helm_history(
         self, release: str, namespace: str, cluster: str = "a"

@@ -130,28 +130,16 @@ class BuildLog:
         full_env = dict(os.environ)
         if env:
             full_env.update(env)
-        if capture:
-            proc = subprocess.run(
-                argv,
-                cwd=cwd,
-                env=full_env,
-                stdout=subprocess.PIPE,
-                stderr=self._fh,
-                text=True,
-                check=False,
-            )
-            out = proc.stdout
-        else:
-            proc = subprocess.run(
-                argv,
-                cwd=cwd,
-                env=full_env,
-                stdout=self._fh,
-                stderr=subprocess.STDOUT,
-                text=True,
-                check=False,
-            )
-            out = ""
+        proc = subprocess.run(
+            argv,
+            cwd=cwd,
+            env=full_env,
+            stdout=subprocess.PIPE if capture else self._fh,
+            stderr=self._fh if capture else subprocess.STDOUT,
+            text=True,
+            check=False,
+        )
+        out = proc.stdout if capture else ""
         self._fh.flush()
         if proc.returncode != 0:
             raise ToolchainError(
@@ -169,11 +157,17 @@ def dir_bytes(paths: Sequence[Path]) -> int:
     return total
 
 
-def install_binary(src: Path, bin_dir: Path, name: str | None = None) -> Path:
-    """Copy a freshly built binary into the shared bin dir atomically."""
+def install_binary(
+    src: Path, bin_dir: Path, name: str | None = None, *, move: bool = False
+) -> Path:
+    """Put a binary into the shared bin dir atomically. Build output is moved (the binaries
+    are large and the copy is not needed afterwards); anything else is copied."""
     dest = bin_dir / (name or src.name)
     tmp = dest.with_suffix(dest.suffix + ".tmp")
-    shutil.copy2(src, tmp)
+    if move:
+        shutil.move(src, tmp)
+    else:
+        shutil.copy2(src, tmp)
     tmp.chmod(0o755)
     tmp.replace(dest)
     return dest

@@ -28,7 +28,8 @@ class BuildContext:
         return GoWrapper(self.workdir / subdir, module, self.log, go_env())
 
     def install(self, src: Path, name: str | None = None) -> Path:
-        return install_binary(src, self.layout.bin, name)
+        """Install into bin/: built files (under the work dir) are moved, others copied."""
+        return install_binary(src, self.layout.bin, name, move=src.is_relative_to(self.workdir))
 
     def out(self, name: str) -> Path:
         """Where a build writes a binary before it is installed into bin/."""
