@@ -15,7 +15,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from helm_enterprise.audit import AuditLog, resolve_actor
+from helm_enterprise.audit import AuditLog, emit, resolve_actor
 from helm_enterprise.errors import RollbackError, truncate
 from helm_enterprise.kube import helm_storage
 from helm_enterprise.kube.client import ClusterAccess
@@ -141,7 +141,11 @@ def rollback(
         duration_seconds=duration,
         chart=f"{history[-1].chart}-{history[-1].chart_version}",
     )
-    (audit or AuditLog()).append({"action": "rollback", **record.to_dict()})
+    fields = {k: v for k, v in record.to_dict().items() if k not in ("who", "result")}
+    if audit is not None:
+        audit.append({"action": "rollback", "phase": "after", **record.to_dict()})
+    else:
+        emit("rollback", phase="after", result=record.result, who=record.who, **fields)
     if proc.returncode != 0:
         raise RollbackError(
             f"helm rollback of {namespace}/{release} to revision {target} failed: "
