@@ -119,8 +119,8 @@ def rollback(
     as_json: JsonOpt = False,
 ) -> None:
     """Roll a release back with Helm to a given revision and record who/when/from/to/why."""
-    from helm_enterprise.automation.rollback import rollback as do_rollback
     from helm_enterprise.kube.client import ClusterAccess
+    from helm_enterprise.kube.rollback import rollback as do_rollback
 
     if not reason:
         raise ConfigError("--reason is required (it is recorded for audit)", path="--reason")

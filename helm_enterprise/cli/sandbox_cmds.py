@@ -12,7 +12,9 @@ from helm_enterprise.cli import JsonOpt, app, emit_json, err, handle_errors, out
 ComponentsOpt = Annotated[
     list[str] | None,
     typer.Option(
-        "--component", "-c", help="Only these: clusters, vault, chartrepo, git (repeatable)."
+        "--component",
+        "-c",
+        help="Only these: clusters, vault, chartrepo, git, prometheus (repeatable).",
     ),
 ]
 

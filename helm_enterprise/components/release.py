@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, TypedDict
@@ -33,6 +35,7 @@ from helm_enterprise.config._base import format_duration, validate_model
 from helm_enterprise.config.release import ReleaseConfig, effective_timeouts
 from helm_enterprise.config.secrets import SecretKeyRef
 from helm_enterprise.errors import HelmEnterpriseError, SecretBackendError, ValidationError
+from helm_enterprise.health.resource import HealthCheckResource
 from helm_enterprise.kube import helm_storage, ownership, postrender, recovery
 from helm_enterprise.secrets.inject import SecretInjector
 from helm_enterprise.sources import ResolvedChart, SourceContext, resolve_chart, scope_for
@@ -90,6 +93,7 @@ class Release(pulumi.ComponentResource):
         values_checksum: digest of the injected secrets' identities (``None`` when the
             release injects no secrets); changes when a secret rotates.
         references: the secret references injected (never their values).
+        health: the last health check (state and measurements) when checks are declared.
 
     Raises:
         ConfigError: invalid arguments (before any resource is registered).
@@ -105,6 +109,7 @@ class Release(pulumi.ComponentResource):
     resolved_source: pulumi.Output[str]
     values_checksum: pulumi.Output[str | None]
     references: pulumi.Output[list[str]]
+    health: pulumi.Output[dict[str, Any] | None]
 
     def __init__(
         self,
@@ -233,6 +238,7 @@ class Release(pulumi.ComponentResource):
             self.chart_version = pulumi.Output.from_input(cfg.chart.version or "")
             self.helm_release = None
             self.chart = ch
+        self.health = self._health(cfg, platform, helm_timeout, values)
         self.resolved_source = pulumi.Output.from_input(chart.source)
         self.values_checksum = pulumi.Output.from_input(injected.checksum)
         self.references = pulumi.Output.from_input(injected.references)
@@ -246,6 +252,7 @@ class Release(pulumi.ComponentResource):
                 "resolvedSource": self.resolved_source,
                 "valuesChecksum": self.values_checksum,
                 "references": self.references,
+                "health": self.health,
             }
         )
 
@@ -332,6 +339,45 @@ class Release(pulumi.ComponentResource):
                 name=cfg.name,
             ),
             opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(transforms=[own])),
+        )
+
+    def _health(
+        self,
+        cfg: ReleaseConfig,
+        platform: Platform,
+        readiness: int,
+        values: pulumi.Input[dict[str, Any]],
+    ) -> pulumi.Output[dict[str, Any] | None]:
+        """Health checks after readiness (T2.4), as a step that runs on each new revision."""
+        if cfg.health is None:
+            return pulumi.Output.from_input(None)
+        if self.helm_release is not None:
+            trigger: pulumi.Input[Any] = self.helm_release.status.revision
+            policy = cfg.health
+            parent_dep: pulumi.Resource = self.helm_release
+        else:
+            # No Helm history in chart mode: a digest of what was applied marks a new
+            # "revision", and there is nothing to roll back to.
+            assert self.chart is not None
+            trigger = pulumi.Output.secret(values).apply(
+                lambda v: hashlib.sha256(
+                    json.dumps(v, sort_keys=True, default=str).encode()
+                ).hexdigest()[:16]
+            )
+            policy = cfg.health.model_copy(update={"rollback_on_failure": False})
+            parent_dep = self.chart
+        check = HealthCheckResource(
+            f"{self._name}-health",
+            release=cfg.name,
+            namespace=cfg.namespace,
+            revision=trigger,
+            policy=policy,
+            deadline=cfg.health.deadline or readiness,
+            access=platform.cluster_access,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[parent_dep]),
+        )
+        return pulumi.Output.all(check.state, check.measurements).apply(
+            lambda sm: {"state": sm[0], "measurements": sm[1]}
         )
 
     def _read_k8s_secret(self, ref: SecretKeyRef) -> pulumi.Output[str]:

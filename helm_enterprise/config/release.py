@@ -13,6 +13,7 @@ from urllib.parse import urlparse
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
 from helm_enterprise.config._base import Duration, Model, format_duration
+from helm_enterprise.config.health import HealthPolicy
 from helm_enterprise.config.secrets import SecretRef, coerce_secret_ref, is_reference
 
 Secret = Annotated[SecretRef, BeforeValidator(coerce_secret_ref)]
@@ -337,6 +338,7 @@ class ReleaseConfig(Model):
     tenant: str | None = None
     protect: bool = False
     retain_on_delete: bool = False
+    health: HealthPolicy | None = None
 
     @field_validator("name")
     @classmethod

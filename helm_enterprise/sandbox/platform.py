@@ -27,15 +27,16 @@ from helm_enterprise.sandbox.vault import VaultServer
 Progress = Callable[[str], None]
 
 CLUSTER_NAMES = ("a", "b")
-COMPONENTS = ("clusters", "vault", "chartrepo", "git")
+COMPONENTS = ("clusters", "vault", "chartrepo", "git", "prometheus")
 # Toolchain families each component needs; pulumi/helm are always built (tests use them).
 FAMILIES = {
     "clusters": ("etcd", "kubernetes", "kwok"),
     "vault": ("vault",),
     "chartrepo": ("debian", "helm"),
     "git": ("debian",),
+    "prometheus": ("debian",),
 }
-BASE_FAMILIES = ("pulumi", "pulumi-kubernetes", "helm")
+BASE_FAMILIES = ("pulumi", "pulumi-kubernetes", "pulumi-dynamic", "helm")
 
 
 class Component(Protocol):
@@ -132,6 +133,7 @@ class Sandbox:
         """The component objects; with ``build=False`` nothing is built (down, status)."""
         from helm_enterprise.sandbox.chartrepo import ChartRepository
         from helm_enterprise.sandbox.gitserver import GitServer
+        from helm_enterprise.sandbox.prometheus import PrometheusServer
 
         out: list[tuple[str, Any]] = []
         for name in which:
@@ -149,8 +151,10 @@ class Sandbox:
                 out.append(("vault", VaultServer(tc)))
             elif name == "chartrepo":
                 out.append(("chartrepo", ChartRepository(tc)))
-            else:
+            elif name == "git":
                 out.append(("git", GitServer(tc)))
+            else:
+                out.append(("prometheus", PrometheusServer(tc)))
         return out
 
     def up(self, components: Iterable[str] = COMPONENTS, progress: Progress = print) -> None:

@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -201,6 +202,9 @@ def project(sb: Env, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator
         for name in ("Pulumi.yaml", "__main__.py"):
             shutil.copy(REPO / name, root / name)
         shutil.copytree(REPO / "charts", root / "charts")
+        # Pulumi.yaml's `virtualenv: .venv`, as in the checkout: plugins such as the
+        # dynamic provider (health checks) start from it.
+        (root / ".venv").symlink_to(Path(sys.prefix))
         work = root
         if example is not None:
             work = root / "examples" / example

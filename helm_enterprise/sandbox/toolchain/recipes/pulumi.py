@@ -209,6 +209,18 @@ def _build_kubernetes(ctx: BuildContext) -> None:
     ctx.install(out)
 
 
+DYNAMIC_PLUGIN = "pulumi-resource-pulumi-python"
+
+
+def _build_dynamic(ctx: BuildContext) -> None:
+    """The Python dynamic-provider plugin: a shell script shipped in sdk/v3 (python/dist),
+    bundled next to the CLI in upstream releases. Nothing to compile."""
+    w = ctx.wrapper("helm-enterprise-toolchain/pulumi-dynamic")
+    w.init()
+    sdk = w.download(f"{SDK}@{CLI_VERSION}")
+    ctx.install(Path(str(sdk["Dir"])) / "python" / "dist" / DYNAMIC_PLUGIN)
+
+
 RECIPES = [
     Recipe(
         family="pulumi",
@@ -228,5 +240,14 @@ RECIPES = [
         build=_build_kubernetes,
         estimate_minutes=22,
         description="pulumi-kubernetes provider plugin",
+    ),
+    Recipe(
+        family="pulumi-dynamic",
+        version=CLI_VERSION,
+        binaries=(DYNAMIC_PLUGIN,),
+        key=(SDK, CLI_VERSION, "python/dist", "pulumi-dynamic-v1"),
+        build=_build_dynamic,
+        estimate_minutes=1,
+        description="Python dynamic-provider plugin (health checks run in it)",
     ),
 ]

@@ -1,4 +1,6 @@
-"""Explicit rollback of a release to a given revision (T1.4), recorded for audit.
+"""Helm rollback of a release to a given revision (T1.4), recorded for audit.
+
+Used by `helm-enterprise rollback` and by health checks that fail after an upgrade.
 
 The rollback itself is Helm's (``helm rollback``, which keeps hooks, waits for readiness
 and writes a new revision "Rollback to N"); helm_enterprise chooses and checks the target,
