@@ -234,10 +234,13 @@ LogLevel VERBOSE
     def _fixture(self) -> None:
         bare = self.repos / FIXTURE
         if bare.exists():
+            # Partial clones (--filter=blob:none), as GitHub and GitLab serve them.
+            _git("config", "uploadpack.allowFilter", "true", cwd=bare)
             return
         self.repos.mkdir(parents=True, exist_ok=True)
         _git("init", "--bare", "--initial-branch=main", bare)
         _git("config", "http.receivepack", "true", cwd=bare)
+        _git("config", "uploadpack.allowFilter", "true", cwd=bare)
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp) / "w"
             _git("clone", bare, work)
@@ -249,13 +252,21 @@ LogLevel VERBOSE
             _git("push", "origin", "main", "--tags", cwd=work)
 
     def commit(
-        self, files: dict[str, str], message: str, repo: str = FIXTURE, branch: str = "main"
+        self,
+        files: dict[str, str],
+        message: str,
+        repo: str = FIXTURE,
+        branch: str = "main",
+        start: str | None = None,
     ) -> str:
-        """Commit ``files`` (path → content) on ``branch`` of a fixture repo; return the SHA."""
+        """Commit ``files`` (path → content) on ``branch`` of a fixture repo; return the SHA.
+        With ``start`` (a branch or tag), ``branch`` is created from it."""
         bare = self.repos / repo
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp) / "w"
-            _git("clone", "--branch", branch, bare, work)
+            _git("clone", "--branch", start or branch, bare, work)
+            if start:
+                _git("checkout", "-b", branch, cwd=work)
             for rel, content in files.items():
                 target = work / rel
                 target.parent.mkdir(parents=True, exist_ok=True)
