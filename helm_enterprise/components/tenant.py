@@ -1,0 +1,291 @@
+"""``helm_enterprise.Tenant``: a tenant's namespaces and everything that isolates them (T2.2).
+
+Per namespace: the Namespace (ownership and Pod Security Standard labels), a
+ResourceQuota and a LimitRange from the tier, a default-deny NetworkPolicy and one
+allowing traffic within the tenant, and a Role + RoleBinding per role level its groups
+hold. Per tenant, when storage classes are restricted: a ValidatingAdmissionPolicy and its
+binding. Releases declared for the tenant (``tenant: <name>``) are checked against it
+before any Helm work (see :mod:`helm_enterprise.tenancy`).
+
+**Identity.** The tenant's ``name`` is part of every child's name and of the
+``helm-enterprise.io/tenant`` label. Pulumi would treat a changed name as new resources
+and delete the old ones: every namespace, and every workload in it, replaced. So a change
+is refused before anything is registered: the constructor reads the namespaces this Tenant
+created earlier (they carry project, stack and the component's name as labels) and those
+it is about to create, and raises :class:`~helm_enterprise.errors.ConfigError` when one
+was created under another tenant name, or belongs to another tenant or stack. The check
+needs the cluster; when it is unreachable it is skipped with a warning, like the
+Release's ownership checks (``pulumi up`` cannot proceed without the cluster anyway, so
+the check has run before anything changes).
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from helm_enterprise.components.context import Platform, default_platform
+from helm_enterprise.config._base import validate_model
+from helm_enterprise.config.tenant import TenantConfig, TierConfig, resolve_tier
+from helm_enterprise.errors import ConfigError, HelmEnterpriseError
+from helm_enterprise.kube.ownership import ANNOTATION_OWNER
+from helm_enterprise.tenancy import checks, objects
+from helm_enterprise.tenancy.live import read_namespaces
+from helm_enterprise.validation import Finding, errors, report
+
+TYPE_TOKEN = "helm-enterprise:index:Tenant"  # noqa: S105 - a type token, not a secret
+
+
+class TenantArgs(TypedDict, total=False):
+    """Arguments of :class:`Tenant`: the fields of a ``helm-enterprise:tenants`` entry in
+    snake_case. ``namespaces`` is required; ``name`` defaults to the resource name."""
+
+    name: str
+    namespaces: list[str]
+    tier: str | dict[str, Any]
+    groups: dict[str, str]
+    pod_security: str
+    allowed_storage_classes: list[str]
+    labels: dict[str, str]
+    network: dict[str, Any]
+
+
+def _to_config(resource_name: str, args: TenantArgs | TenantConfig, field: str) -> TenantConfig:
+    if isinstance(args, TenantConfig):
+        return args
+    data = dict(args)
+    data.setdefault("name", resource_name)
+    return validate_model(TenantConfig, data, field)
+
+
+def _raise_config(findings: list[Finding]) -> None:
+    bad = errors(findings)
+    if bad:
+        first = bad[0]
+        raise ConfigError(
+            first.message,
+            path=first.field,
+            hint=first.hint,
+            issues=[(f.field, f.message) for f in bad],
+        )
+
+
+class Tenant(pulumi.ComponentResource):
+    """A tenant (``helm-enterprise:index:Tenant``): namespaces with quota, limits, network
+    isolation, RBAC for the tenant's groups and Pod Security labels.
+
+    Outputs:
+        tenant: the tenant's name (its immutable identity).
+        namespaces: the tenant's namespaces.
+        tier: the tier's name (``custom`` for an inline tier).
+        quota: the ResourceQuota ``hard`` limits of each namespace.
+        pod_security: the enforced Pod Security Standard level.
+        roles: group → role level.
+
+    Raises:
+        ConfigError: invalid arguments, an unknown tier, a namespace of another tenant, or
+            a changed tenant name (before any resource is registered).
+    """
+
+    tenant: pulumi.Output[str]
+    namespaces: pulumi.Output[list[str]]
+    tier: pulumi.Output[str]
+    quota: pulumi.Output[dict[str, str]]
+    pod_security: pulumi.Output[str]
+    roles: pulumi.Output[dict[str, str]]
+
+    def __init__(
+        self,
+        resource_name: str,
+        args: TenantArgs | TenantConfig,
+        opts: pulumi.ResourceOptions | None = None,
+        *,
+        platform: Platform | None = None,
+        field: str = "",
+    ) -> None:
+        # Validate before registering anything: a ConfigError leaves no trace in state.
+        cfg = _to_config(resource_name, args, field)
+        platform = platform or default_platform()
+        tier = resolve_tier(cfg, platform.tiers, field)
+        self._claim(platform, cfg, field)
+        project, stack = pulumi.get_project(), pulumi.get_stack()
+        self._check_identity(platform, cfg, resource_name, project, stack, field)
+        super().__init__(TYPE_TOKEN, resource_name, None, opts)
+        self.config = cfg
+        # The tenant's name is in every child's name: a component named after its tenant
+        # (the root program's way) does not repeat it.
+        prefix = resource_name if resource_name == cfg.name else f"{resource_name}-{cfg.name}"
+        labels = checks.tenant_labels(project, stack, resource_name, cfg.name)
+        annotations = {ANNOTATION_OWNER: f"{project}/{stack}/tenant:{cfg.name}"}
+        child = pulumi.ResourceOptions(parent=self)
+
+        def meta(name: str, namespace: pulumi.Input[str] | None = None) -> dict[str, Any]:
+            m: dict[str, Any] = {"name": name, "labels": labels, "annotations": annotations}
+            if namespace is not None:
+                m["namespace"] = namespace
+            return m
+
+        levels = objects.groups_by_level(cfg)
+        for ns in cfg.namespaces:
+            namespace = k8s.core.v1.Namespace(
+                f"{prefix}-ns-{ns}",
+                metadata={**meta(ns), "labels": objects.namespace_labels(cfg, labels)},
+                opts=child,
+            )
+            # Every namespaced child names its namespace through the Namespace's output:
+            # created after it, deleted before it.
+            ns_name = namespace.metadata.apply(lambda m: str(m.name))
+            self._namespaced(prefix, ns, ns_name, cfg, tier, levels, meta, child)
+        if cfg.allowed_storage_classes is not None:
+            policy_name = objects.storage_policy_name(cfg.name)
+            policy = k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
+                f"{prefix}-storage-policy",
+                metadata=meta(policy_name),
+                spec=objects.storage_policy_spec(cfg),
+                opts=child,
+            )
+            k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
+                f"{prefix}-storage-binding",
+                metadata=meta(policy_name),
+                spec=objects.storage_binding_spec(cfg),
+                opts=pulumi.ResourceOptions.merge(
+                    child, pulumi.ResourceOptions(depends_on=[policy])
+                ),
+            )
+
+        self.tenant = pulumi.Output.from_input(cfg.name)
+        self.namespaces = pulumi.Output.from_input(list(cfg.namespaces))
+        self.tier = pulumi.Output.from_input(cfg.tier_name)
+        self.quota = pulumi.Output.from_input(dict(tier.quota))
+        self.pod_security = pulumi.Output.from_input(str(cfg.pod_security))
+        self.roles = pulumi.Output.from_input({g: str(lvl) for g, lvl in cfg.groups.items()})
+        self.register_outputs(
+            {
+                "tenant": self.tenant,
+                "namespaces": self.namespaces,
+                "tier": self.tier,
+                "quota": self.quota,
+                "podSecurity": self.pod_security,
+                "roles": self.roles,
+            }
+        )
+
+    # -- children ---------------------------------------------------------------------
+
+    def _namespaced(
+        self,
+        prefix: str,
+        ns: str,
+        ns_name: pulumi.Output[str],
+        cfg: TenantConfig,
+        tier: TierConfig,
+        levels: dict[Any, list[str]],
+        meta: Any,
+        child: pulumi.ResourceOptions,
+    ) -> None:
+        quota = checks.quota_name(cfg.name)
+        k8s.core.v1.ResourceQuota(
+            f"{prefix}-quota-{ns}",
+            metadata=meta(quota, ns_name),
+            spec=objects.quota_spec(tier),
+            opts=child,
+        )
+        k8s.core.v1.LimitRange(
+            f"{prefix}-limits-{ns}",
+            metadata=meta(quota, ns_name),
+            spec=objects.limit_range_spec(tier),
+            opts=child,
+        )
+        if cfg.network.default_deny:
+            k8s.networking.v1.NetworkPolicy(
+                f"{prefix}-deny-all-{ns}",
+                metadata=meta(f"tenant-{cfg.name}-deny-all", ns_name),
+                spec=objects.deny_all_spec(),
+                opts=child,
+            )
+            k8s.networking.v1.NetworkPolicy(
+                f"{prefix}-allow-tenant-{ns}",
+                metadata=meta(f"tenant-{cfg.name}-allow-tenant", ns_name),
+                spec=objects.allow_tenant_spec(cfg),
+                opts=child,
+            )
+        for level, groups in levels.items():
+            name = objects.role_name(cfg.name, level)
+            role = k8s.rbac.v1.Role(
+                f"{prefix}-role-{level}-{ns}",
+                metadata=meta(name, ns_name),
+                rules=objects.role_rules(level),
+                opts=child,
+            )
+            k8s.rbac.v1.RoleBinding(
+                f"{prefix}-binding-{level}-{ns}",
+                metadata=meta(name, ns_name),
+                role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+                subjects=objects.role_binding_subjects(groups),
+                opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[role])),
+            )
+
+    # -- checks -----------------------------------------------------------------------
+
+    @staticmethod
+    def _claim(platform: Platform, cfg: TenantConfig, field: str) -> None:
+        """Make the tenant known to the program's releases; refuse a second, different
+        definition of the same tenant and a namespace another tenant holds."""
+
+        def at(sub: str) -> str:
+            return f"{field}.{sub}" if field else sub
+
+        known = platform.tenants.get(cfg.name)
+        if known is not None and known != cfg:
+            raise ConfigError(
+                f"tenant {cfg.name!r} is already defined differently in this program "
+                "(stack config helm-enterprise:tenants or another Tenant)",
+                path=at("name"),
+            )
+        for i, ns in enumerate(cfg.namespaces):
+            for other in platform.tenants.values():
+                if other.name != cfg.name and ns in other.namespaces:
+                    raise ConfigError(
+                        f"namespace {ns!r} already belongs to tenant {other.name!r}; a "
+                        "namespace has one tenant",
+                        path=at(f"namespaces[{i}]"),
+                    )
+        platform.tenants[cfg.name] = cfg
+
+    def _check_identity(
+        self,
+        platform: Platform,
+        cfg: TenantConfig,
+        resource_name: str,
+        project: str,
+        stack: str,
+        field: str,
+    ) -> None:
+        access = platform.cluster_access
+        api = access.reachable_client()
+        if api is None:
+            pulumi.log.warn(
+                f"tenant {cfg.name}: cluster {access.describe()} not reachable; the tenant "
+                "identity and namespace ownership checks are skipped"
+            )
+            return
+        try:
+            live = read_namespaces(api, project, stack, resource_name, cfg.namespaces)
+        except HelmEnterpriseError:
+            raise
+        except Exception as err:
+            pulumi.log.warn(
+                f"tenant {cfg.name}: namespaces could not be read ({type(err).__name__}); "
+                "the tenant identity and namespace ownership checks are skipped"
+            )
+            return
+        finally:
+            api.close()
+        findings = checks.check_identity(cfg, resource_name, project, stack, live, field)
+        report(findings)
+        _raise_config(findings)
+
+
+__all__ = ["Tenant", "TenantArgs"]

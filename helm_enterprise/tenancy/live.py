@@ -1,0 +1,47 @@
+"""What the cluster says about tenant namespaces (official ``kubernetes`` client).
+
+Used before a Tenant registers anything, to recognise a changed tenant identity and
+namespaces that belong to someone else (:func:`~helm_enterprise.tenancy.checks.check_identity`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from kubernetes import client as k8s
+from kubernetes.client.exceptions import ApiException
+
+from helm_enterprise.kube.ownership import LABEL_MANAGED_BY, LABEL_PROJECT, LABEL_STACK, MANAGED_BY
+from helm_enterprise.kube.ownership import label_value as _lv
+from helm_enterprise.tenancy.checks import LABEL_TENANT_RESOURCE, LiveNamespace
+
+
+def read_namespaces(
+    api: k8s.ApiClient, project: str, stack: str, resource_name: str, names: Iterable[str]
+) -> list[LiveNamespace]:
+    """The namespaces a Tenant created earlier (by its labels) and those named ``names``
+    that exist. Two kinds of request: one list by label, one read per name."""
+    core = k8s.CoreV1Api(api)
+    selector = ",".join(
+        f"{k}={v}"
+        for k, v in (
+            (LABEL_MANAGED_BY, MANAGED_BY),
+            (LABEL_PROJECT, _lv(project)),
+            (LABEL_STACK, _lv(stack)),
+            (LABEL_TENANT_RESOURCE, _lv(resource_name)),
+        )
+    )
+    found: dict[str, LiveNamespace] = {}
+    for ns in core.list_namespace(label_selector=selector, _request_timeout=10).items:
+        found[ns.metadata.name] = LiveNamespace(ns.metadata.name, dict(ns.metadata.labels or {}))
+    for name in names:
+        if name in found:
+            continue
+        try:
+            ns = core.read_namespace(name, _request_timeout=10)
+        except ApiException as err:
+            if err.status == 404:
+                continue
+            raise
+        found[name] = LiveNamespace(name, dict(ns.metadata.labels or {}))
+    return list(found.values())
