@@ -31,6 +31,7 @@ unit: $(STAMP)
 # The e2e tier starts the sandbox itself (building the toolchain on a fresh machine:
 # about an hour of compiling on 2 cores, then cached in ~/.cache/helm-enterprise).
 e2e: $(STAMP)
+	$(VENV)/bin/helm-enterprise sandbox toolchain
 	$(PY) -m pytest tests/e2e -q -m e2e
 
 test: lint unit e2e

@@ -17,7 +17,9 @@ Public API (everything else is internal)::
 from __future__ import annotations
 
 from helm_enterprise.components.context import Platform
+from helm_enterprise.components.multicluster import MultiClusterRelease, MultiClusterReleaseArgs
 from helm_enterprise.components.release import Release, ReleaseArgs
+from helm_enterprise.components.tenant import Tenant, TenantArgs
 from helm_enterprise.config import (
     ConfigRef,
     ReleaseConfig,
@@ -27,6 +29,7 @@ from helm_enterprise.config import (
     VaultConfig,
     VaultRef,
 )
+from helm_enterprise.config.tenant import TenantConfig, TierConfig
 from helm_enterprise.errors import (
     ChartSourceError,
     ConfigError,
@@ -42,6 +45,8 @@ __all__ = [
     "ConfigError",
     "ConfigRef",
     "HelmEnterpriseError",
+    "MultiClusterRelease",
+    "MultiClusterReleaseArgs",
     "Platform",
     "Release",
     "ReleaseArgs",
@@ -53,6 +58,10 @@ __all__ = [
     "SecretData",
     "SecretKeyRef",
     "StackConfig",
+    "Tenant",
+    "TenantArgs",
+    "TenantConfig",
+    "TierConfig",
     "ValidationError",
     "VaultConfig",
     "VaultRef",

@@ -15,6 +15,7 @@
     ├── PolicyError                     the policy pack could not evaluate
     ├── AuditError                      the audit trail could not be written or verified
     ├── HealthCheckError                a health check failed or could not run
+    ├── ClusterUnavailableError         a target cluster failed its pre-flight check
     └── ToolchainError / SandboxError   the local platform (toolchain build, sandbox)
 
 Rules every raise follows:
@@ -137,6 +138,11 @@ class AuditError(HelmEnterpriseError):
 
 class HealthCheckError(HelmEnterpriseError):
     """A health check failed or could not run."""
+
+
+class ClusterUnavailableError(HelmEnterpriseError):
+    """A target cluster failed its pre-flight health check and the run may not proceed
+    (``unreachable: fail``, or no cluster left to deploy to)."""
 
 
 class ToolchainError(HelmEnterpriseError):

@@ -16,23 +16,28 @@ releases in dependency order::
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from helm_enterprise.components.context import CONFIG_NAMESPACE, Platform, set_default_platform
+from helm_enterprise.components.multicluster import from_stack_config
 from helm_enterprise.components.release import Release
+from helm_enterprise.components.tenant import Tenant
 from helm_enterprise.config._base import validate_model
-from helm_enterprise.config.stack import StackConfig
+from helm_enterprise.config.stack import POLICY_SUMMARY_ENV, StackConfig
 from helm_enterprise.secrets.inject import vault_refs
+from helm_enterprise.sources import git as git_sources
 
 
 def load_stack_config() -> StackConfig:
     """Every ``helm-enterprise:*`` key of the current stack, validated as one model."""
     cfg = pulumi.Config(CONFIG_NAMESPACE)
     data: dict[str, Any] = {}
-    for key in ("releases", "repositories", "vault", "timeouts", "cluster"):
+    keys = ("releases", "repositories", "vault", "timeouts", "cluster", "tenants", "tiers", "audit")
+    for key in (*keys, "clusters", "multiClusterReleases", "policySummary"):
         value = cfg.get_object(key)
         if value is not None:
             data[key] = value
@@ -58,11 +63,39 @@ def topological(config: StackConfig) -> list[int]:
     return order
 
 
+def build_tenants(
+    config: StackConfig, platform: Platform, provider: pulumi.ProviderResource | None
+) -> dict[str, Tenant]:
+    """Register every tenant of ``config`` (T2.2) and export their outputs as ``tenants``;
+    returns them by name."""
+    tenants = {
+        t.name: Tenant(
+            t.name,
+            t,
+            pulumi.ResourceOptions(provider=provider),
+            platform=platform,
+            field=f"tenants[{i}]",
+        )
+        for i, t in enumerate(config.tenants)
+    }
+    if tenants:
+        pulumi.export(
+            "tenants",
+            {
+                name: {"namespaces": t.namespaces, "tier": t.tier, "quota": t.quota}
+                for name, t in tenants.items()
+            },
+        )
+    return tenants
+
+
 def build(config: StackConfig, platform: Platform) -> dict[str, Release]:
-    """Register every release of ``config``; returns them by name."""
+    """Register every tenant and release of ``config``; returns the releases by name."""
     resolver = platform.resolver()
     if resolver is not None:
         resolver.prefetch(ref for r in config.releases for ref in vault_refs(r))
+    # Every release's Git chart is fetched in parallel from here on (T2.1).
+    git_sources.prefetch(config.releases, resolver)
     provider = None
     if config.cluster and (config.cluster.kubeconfig or config.cluster.context):
         provider = k8s.Provider(
@@ -70,10 +103,14 @@ def build(config: StackConfig, platform: Platform) -> dict[str, Release]:
             kubeconfig=config.cluster.kubeconfig,
             context=config.cluster.context,
         )
+    # Tenants first: a tenant's releases depend on it (created after, deleted before).
+    tenants = build_tenants(config, platform, provider)
     releases: dict[str, Release] = {}
     for i in topological(config):
         r = config.releases[i]
         deps: list[pulumi.Resource] = [releases[d] for d in r.depends_on]
+        if r.tenant is not None:
+            deps.append(tenants[r.tenant])
         releases[r.name] = Release(
             r.name,
             r,
@@ -92,10 +129,16 @@ def main() -> None:
         repositories=dict(config.repositories),
         timeouts=config.timeouts,
         cluster=config.cluster,
+        tenants={t.name: t for t in config.tenants},
+        tiers=dict(config.tiers),
+        audit=config.audit,
+        policy_summary=config.policy_summary or os.environ.get(POLICY_SUMMARY_ENV) == "1",
     )
     set_default_platform(platform)
+    platform.install_audit()
     releases = build(config, platform)
-    if not releases:
+    multi = from_stack_config(config.multi_cluster_releases, config.clusters, platform)
+    if not releases and not config.tenants and not multi:
         pulumi.log.warn(
             "no releases configured: add helm-enterprise:releases to Pulumi.<stack>.yaml "
             "(see examples/03-config-only)"
@@ -110,7 +153,22 @@ def main() -> None:
                 "chart": rel.chart_name,
                 "version": rel.chart_version,
                 "source": rel.resolved_source,
+                "commit": rel.commit,
             }
             for name, rel in releases.items()
         },
     )
+    if multi:
+        pulumi.export(
+            "multiClusterReleases",
+            {
+                name: {
+                    "plan": m.plan,
+                    "deployed": m.deployed,
+                    "statuses": m.statuses,
+                    "revisions": m.revisions,
+                    "failover": m.failover,
+                }
+                for name, m in multi.items()
+            },
+        )

@@ -21,8 +21,9 @@ from typing import Any
 import yaml
 
 from helm_enterprise.config._base import validate_model
-from helm_enterprise.config.stack import StackConfig
+from helm_enterprise.config.stack import POLICY_SUMMARY_ENV, StackConfig
 from helm_enterprise.errors import ConfigError, truncate
+from helm_enterprise.policy.violations import finding_from_event
 from helm_enterprise.validation import FINDINGS_FILE_ENV, Finding, read_reported
 
 CONFIG_PREFIX = "helm-enterprise:"
@@ -103,18 +104,41 @@ def preview_findings(
     *,
     env: dict[str, str] | None = None,
     on_output: Callable[[str], None] | None = None,
+    policy_packs: list[str] | None = None,
+    policy_pack_configs: list[str] | None = None,
 ) -> list[Finding]:
-    """Run ``pulumi preview`` and collect what the components reported."""
+    """Run ``pulumi preview`` and collect what the components reported; with
+    ``policy_packs``, the packs' violations too (mandatory: errors, advisory: warnings)."""
     from pulumi import automation as auto
 
     with tempfile.TemporaryDirectory(prefix="he-validate-") as tmp:
         findings_file = Path(tmp) / "findings.jsonl"
         envvars = {**(env or {}), FINDINGS_FILE_ENV: str(findings_file)}
+        if policy_packs:  # the pack sees the rendered objects only through the summaries
+            envvars[POLICY_SUMMARY_ENV] = "1"
         ws = auto.LocalWorkspace(work_dir=str(work_dir), env_vars={**os.environ, **envvars})
         findings: list[Finding] = []
+        policy: list[Finding] = []
+
+        def on_event(event: auto.EngineEvent) -> None:
+            ev = event.policy_event
+            if ev is not None:
+                policy.append(
+                    finding_from_event(
+                        ev.policy_name, ev.message, ev.enforcement_level, ev.resource_urn
+                    )
+                )
+
         try:
             st = auto.Stack.select(stack, ws)
-            st.preview(on_output=on_output, color="never", diff=False)
+            st.preview(
+                on_output=on_output,
+                color="never",
+                diff=False,
+                policy_packs=policy_packs or None,
+                policy_pack_configs=policy_pack_configs or None,
+                on_event=on_event if policy_packs else None,
+            )
         except auto.errors.StackNotFoundError:
             findings.append(
                 Finding(
@@ -127,12 +151,12 @@ def preview_findings(
                 )
             )
         except auto.errors.CommandError as err:
-            reported = read_reported(findings_file)
+            reported = read_reported(findings_file) + policy
             findings.extend(reported)
             if not any(f.severity == "error" for f in reported):
                 findings.append(Finding("error", "preview", "-", stack, _preview_error(err)))
             return findings
-        return findings + read_reported(findings_file)
+        return findings + read_reported(findings_file) + policy
 
 
 def _preview_error(err: Exception) -> str:

@@ -79,6 +79,13 @@ def validate(
         bool, typer.Option("--config-only", help="Skip the preview stage.")
     ] = False,
     as_json: JsonOpt = False,
+    policy: Annotated[
+        bool, typer.Option("--policy", help="Also run the helm-enterprise policy pack.")
+    ] = False,
+    policy_config: Annotated[
+        Path | None,
+        typer.Option("--policy-config", help="Policy pack config file (implies --policy)."),
+    ] = None,
 ) -> None:
     """Dry-run checks: config, values.schema.json, ownership. Exit 1 on findings."""
     from helm_enterprise.automation.validate import config_findings, preview_findings
@@ -88,7 +95,13 @@ def validate(
     if not errors(findings) and not config_only:
         if not as_json:
             err.print(f"running pulumi preview of stack {stack} ...", highlight=False)
-        findings += preview_findings(cwd, stack)
+        packs: list[str] = []
+        if policy or policy_config:
+            from helm_enterprise.policy import launcher
+
+            packs = [str(launcher())]
+        configs = [str(policy_config.resolve())] if policy_config else []
+        findings += preview_findings(cwd, stack, policy_packs=packs, policy_pack_configs=configs)
     if as_json:
         sys.stdout.write(to_json(findings) + "\n")
     else:
@@ -193,28 +206,7 @@ def history(
     out.print(table)
 
 
-# -- audit ---------------------------------------------------------------------------------
-
-
-@audit_app.command("verify")
-@handle_errors
-def audit_verify(
-    log: Annotated[Path | None, typer.Option("--log", help="Audit log file.")] = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Prove the audit log is intact; names the first altered record otherwise."""
-    from helm_enterprise.audit import AuditLog
-
-    result = AuditLog(log).verify()
-    if as_json:
-        emit_json(result.__dict__)
-    elif result.ok:
-        out.print(f"ok: {result.records} records, chain intact", highlight=False)
-    else:
-        out.print(
-            f"[red]FAILED[/red] at record {result.first_bad}: {result.reason}", highlight=False
-        )
-    raise typer.Exit(0 if result.ok else 1)
+# -- audit: verify, export, flush, schema live in audit_cmds.py (registered by main()) --
 
 
 @app.command()
@@ -229,5 +221,9 @@ def main() -> None:
     # Importing the sandbox commands registers them; they live apart because only the
     # CLI (and tests) may import the sandbox package.
     importlib.import_module("helm_enterprise.cli.sandbox_cmds")
+    importlib.import_module("helm_enterprise.cli.stacks_cmds")
+    importlib.import_module("helm_enterprise.cli.audit_cmds")
+    importlib.import_module("helm_enterprise.cli.drift_cmd")
+    importlib.import_module("helm_enterprise.cli.policy_cmds")
 
     app()

@@ -18,8 +18,10 @@ from typing import Any
 import pulumi
 
 from helm_enterprise.config._base import validate_model
+from helm_enterprise.config.audit import AuditConfig
 from helm_enterprise.config.release import RepositoryConfig, TimeoutConfig
 from helm_enterprise.config.stack import ClusterConfig, CredentialSource, VaultConfig
+from helm_enterprise.config.tenant import TenancyConfig, TenantConfig, TierConfig
 from helm_enterprise.errors import ConfigError
 from helm_enterprise.kube.client import ClusterAccess
 from helm_enterprise.secrets.resolver import SecretResolver
@@ -52,6 +54,11 @@ class Platform:
     timeouts: TimeoutConfig | None = None
     cluster: ClusterConfig | None = None
     base_dir: Path = dataclasses.field(default_factory=Path.cwd)
+    # Tenants (T2.2) by name, and the user's tiers; a Tenant component adds its own.
+    tenants: dict[str, TenantConfig] = dataclasses.field(default_factory=dict)
+    tiers: dict[str, TierConfig] = dataclasses.field(default_factory=dict)
+    audit: AuditConfig | None = None  # helm-enterprise:audit (T2.3)
+    policy_summary: bool = False  # helm-enterprise:policySummary (T4.2)
     _resolver: SecretResolver | None = dataclasses.field(default=None, init=False, repr=False)
     _lock: threading.Lock = dataclasses.field(
         default_factory=threading.Lock, init=False, repr=False
@@ -75,6 +82,19 @@ class Platform:
                 self._resolver = SecretResolver({"vault": backend}, cfg.max_parallel_reads)
             return self._resolver
 
+    def install_audit(self) -> None:
+        """Route audit events as ``helm-enterprise:audit`` says (idempotent); keys and
+        tokens are read through this platform's Vault, cluster and stack config."""
+        if self.audit is None:
+            return
+        from helm_enterprise.audit.setup import KeyReader, install
+
+        def stack_secret(key: str) -> str | None:
+            ns, _, name = key.rpartition(":")
+            return pulumi.Config(ns or CONFIG_NAMESPACE).get(name)
+
+        install(self.audit, KeyReader(self.resolver, self.cluster_access, stack_secret))
+
     @classmethod
     def from_stack_config(cls) -> Platform:
         cfg = pulumi.Config(CONFIG_NAMESPACE)
@@ -86,8 +106,12 @@ class Platform:
         repos = obj("repositories") or {}
         timeouts = obj("timeouts")
         cluster = obj("cluster")
+        audit = obj("audit")
         if not isinstance(repos, dict):
             raise ConfigError("must be a map of name → repository", path="repositories")
+        tenancy = validate_model(
+            TenancyConfig, {"tenants": obj("tenants") or [], "tiers": obj("tiers") or {}}
+        )
         return cls(
             vault=validate_model(VaultConfig, vault, "vault") if vault is not None else None,
             repositories={
@@ -96,6 +120,10 @@ class Platform:
             },
             timeouts=validate_model(TimeoutConfig, timeouts, "timeouts") if timeouts else None,
             cluster=validate_model(ClusterConfig, cluster, "cluster") if cluster else None,
+            tenants={t.name: t for t in tenancy.tenants},
+            tiers=dict(tenancy.tiers),
+            audit=validate_model(AuditConfig, audit, "audit") if audit is not None else None,
+            policy_summary=bool(cfg.get_bool("policySummary")),
         )
 
 

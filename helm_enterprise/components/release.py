@@ -30,17 +30,23 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from helm_enterprise._values import merge
+from helm_enterprise.audit.hooks import lifecycle_hooks, record_validation_failure
 from helm_enterprise.components.context import Platform, default_platform
+from helm_enterprise.components.policy_summary import PolicySummary
 from helm_enterprise.config._base import format_duration, validate_model
 from helm_enterprise.config.release import ReleaseConfig, effective_timeouts
 from helm_enterprise.config.secrets import SecretKeyRef
 from helm_enterprise.errors import HelmEnterpriseError, SecretBackendError, ValidationError
 from helm_enterprise.health.resource import HealthCheckResource
 from helm_enterprise.kube import helm_storage, ownership, postrender, recovery
+from helm_enterprise.kube.render import Rendered, rendered_output
+from helm_enterprise.policy.render import policy_summary
 from helm_enterprise.secrets.inject import SecretInjector
 from helm_enterprise.sources import ResolvedChart, SourceContext, resolve_chart, scope_for
 from helm_enterprise.sources.chartfile import read_chart
+from helm_enterprise.tenancy.gate import check_transformed, gate_values, release_scope
 from helm_enterprise.validation import Finding, check_schema, errors, report
+from helm_enterprise.validation.server import server_dry_run
 
 TYPE_TOKEN = "helm-enterprise:index:Release"  # noqa: S105 - a type token, not a secret
 
@@ -94,11 +100,12 @@ class Release(pulumi.ComponentResource):
             release injects no secrets); changes when a secret rotates.
         references: the secret references injected (never their values).
         health: the last health check (state and measurements) when checks are declared.
+        commit: the Git commit deployed (Git sources only; immutable, for audit).
 
     Raises:
         ConfigError: invalid arguments (before any resource is registered).
         SecretBackendError: a secret reference could not be read.
-        ValidationError: dry-run checks failed (schema, ownership).
+        ValidationError: dry-run checks failed (schema, ownership, tenancy).
     """
 
     status: pulumi.Output[str]
@@ -110,6 +117,7 @@ class Release(pulumi.ComponentResource):
     values_checksum: pulumi.Output[str | None]
     references: pulumi.Output[list[str]]
     health: pulumi.Output[dict[str, Any] | None]
+    commit: pulumi.Output[str | None]
 
     def __init__(
         self,
@@ -123,6 +131,8 @@ class Release(pulumi.ComponentResource):
         # Validate before registering anything: a ConfigError leaves no trace in state.
         cfg = _to_config(resource_name, args, field)
         platform = platform or default_platform()
+        # Tenancy (T2.2): the release stays inside its tenant (helm_enterprise.tenancy.gate).
+        self._tenancy = release_scope(cfg, platform.tenants, platform.tiers, field)
         super().__init__(TYPE_TOKEN, resource_name, None, opts)
         self.config = cfg
         self._name = resource_name
@@ -167,6 +177,39 @@ class Release(pulumi.ComponentResource):
         values: pulumi.Input[dict[str, Any]] = injected.values
         if cfg.validation.schema_:
             values = self._gate_on_schema(chart, values)
+        # Dry-run checks that need the rendered objects share one render (kube/render.py).
+        rendered: pulumi.Output[Rendered] | None = None
+        needs_render = (
+            self._tenancy is not None
+            or self._policy_enabled(cfg, platform)
+            or (
+                cfg.validation.server_dry_run
+                and cfg.mode == "release"
+                and pulumi.runtime.is_dry_run()
+            )
+        )
+        if needs_render:
+            rendered = rendered_output(
+                chart.local_files(), values, release=cfg.name, namespace=cfg.namespace, parent=self
+            )
+        if self._tenancy is not None:  # T2.2: every rendered object fits the tenant first
+            values = gate_values(
+                self, cfg.name, cfg.namespace, self._tenancy, chart.local_files(), values, rendered
+            )
+        if rendered is not None and cfg.validation.server_dry_run and cfg.mode == "release":
+            values = self._gate_on_server_dry_run(platform, rendered, values)
+        self.policy_summary: PolicySummary | None = None
+        if self._policy_enabled(cfg, platform):
+            # What the policy pack checks (T4.2): release facts and, in release mode, the
+            # rendered objects CrossGuard cannot see otherwise. The Helm resource takes its
+            # values through the summary's gate, so a mandatory violation stops `pulumi up`
+            # before Helm runs.
+            self.policy_summary = PolicySummary(
+                f"{resource_name}-policy",
+                policy_summary(cfg, chart, values, self._labels, self, rendered),
+                pulumi.ResourceOptions(parent=self),
+            )
+            values = self.policy_summary.gate(values)
 
         pulumi.log.info(
             f"{cfg.mode} mode, chart {chart.kind} source, readiness timeout "
@@ -215,7 +258,11 @@ class Release(pulumi.ComponentResource):
             ]
         helm_opts = pulumi.ResourceOptions.merge(
             child_opts,
-            pulumi.ResourceOptions(depends_on=ordering, custom_timeouts=custom_timeouts),
+            pulumi.ResourceOptions(
+                depends_on=ordering,
+                custom_timeouts=custom_timeouts,
+                hooks=self._audit_hooks(cfg, chart, platform),
+            ),
         )
 
         if cfg.mode == "release":
@@ -240,6 +287,7 @@ class Release(pulumi.ComponentResource):
             self.chart = ch
         self.health = self._health(cfg, platform, helm_timeout, values)
         self.resolved_source = pulumi.Output.from_input(chart.source)
+        self.commit = pulumi.Output.from_input(chart.commit)
         self.values_checksum = pulumi.Output.from_input(injected.checksum)
         self.references = pulumi.Output.from_input(injected.references)
         self.register_outputs(
@@ -253,6 +301,7 @@ class Release(pulumi.ComponentResource):
                 "valuesChecksum": self.values_checksum,
                 "references": self.references,
                 "health": self.health,
+                "commit": self.commit,
             }
         )
 
@@ -299,6 +348,29 @@ class Release(pulumi.ComponentResource):
             ),
         )
 
+    @staticmethod
+    def _audit_hooks(
+        cfg: ReleaseConfig, chart: ResolvedChart, platform: Platform
+    ) -> pulumi.ResourceHookBinding | None:
+        """With ``helm-enterprise:audit`` set, the Helm release records before/after events
+        of each create, update (and optionally delete) through resource hooks (T2.3)."""
+        if platform.audit is None or cfg.mode != "release":
+            return None
+        details = {
+            "namespace": cfg.namespace,
+            "mode": cfg.mode,
+            "chart": chart.chart,
+            "chart_version": chart.version,
+            "source": chart.source,
+            "commit": chart.commit,
+            "tenant": cfg.tenant,
+        }
+        return lifecycle_hooks(
+            cfg.name,
+            {k: v for k, v in details.items() if v is not None},
+            delete=platform.audit.record_deletes,
+        )
+
     def _chart(
         self,
         cfg: ReleaseConfig,
@@ -308,6 +380,7 @@ class Release(pulumi.ComponentResource):
         custom_timeouts: pulumi.CustomTimeouts,
     ) -> k8s.helm.v4.Chart:
         labels, annotations = self._labels, self._annotations
+        tenancy = self._tenancy
 
         def own(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
             # Every rendered object carries the ownership labels and the release timeouts.
@@ -316,6 +389,8 @@ class Release(pulumi.ComponentResource):
             ):
                 return None
             props: dict[str, Any] = dict(args.props)
+            if tenancy is not None:  # T2.2: what is registered stays inside the tenant
+                check_transformed(tenancy, cfg.name, props)
             meta = dict(props.get("metadata") or {})
             meta["labels"] = {**(meta.get("labels") or {}), **labels}
             meta["annotations"] = {**(meta.get("annotations") or {}), **annotations}
@@ -407,6 +482,13 @@ class Release(pulumi.ComponentResource):
 
     # -- checks -----------------------------------------------------------------------
 
+    def _refused(self, message: str, findings: list[Finding], check: str) -> ValidationError:
+        """The error that stops this release, recorded first in the audit trail (T2.3)."""
+        record_validation_failure(
+            self.config.name, findings, check=check, namespace=self.config.namespace
+        )
+        return ValidationError(message, findings=findings)
+
     def _gate_on_schema(
         self, chart: ResolvedChart, values: pulumi.Input[dict[str, Any]]
     ) -> pulumi.Output[dict[str, Any]]:
@@ -420,15 +502,69 @@ class Release(pulumi.ComponentResource):
                 findings = check_schema(release, files.schema, merge(files.values, vals))
                 report(findings)
                 if errors(findings):
-                    raise ValidationError(
+                    raise self._refused(
                         f"{release}: values do not match the chart's values.schema.json:\n  "
                         + "\n  ".join(f.line() for f in findings),
-                        findings=findings,
+                        findings,
+                        "schema",
                     )
             result: dict[str, Any] = vals
             return result
 
         return pulumi.Output.all(chart.local_files(), values).apply(check)
+
+    @staticmethod
+    def _policy_enabled(cfg: ReleaseConfig, platform: Platform) -> bool:
+        """The policy summary is on per release (``validation.policy``) or stack-wide
+        (``helm-enterprise:policySummary``)."""
+        return (
+            cfg.validation.policy if cfg.validation.policy is not None else platform.policy_summary
+        )
+
+    def _gate_on_server_dry_run(
+        self,
+        platform: Platform,
+        rendered: pulumi.Output[Rendered],
+        values: pulumi.Input[dict[str, Any]],
+    ) -> pulumi.Output[dict[str, Any]]:
+        """During preview, ``values`` once the API server accepted every rendered object in
+        a dry run (RBAC, quota, admission); skipped with a warning when unreachable."""
+        cfg = self.config
+
+        def check(args: list[Any]) -> dict[str, Any]:
+            result, vals = args
+            if not pulumi.runtime.is_dry_run() or result.objects is None:
+                out: dict[str, Any] = vals
+                return out
+            api = platform.cluster_access.reachable_client()
+            if api is None:
+                pulumi.log.warn("server-side dry run skipped: cluster not reachable", resource=self)
+                return vals  # type: ignore[no-any-return]
+            try:
+                findings = server_dry_run(api, result.objects, cfg.name, cfg.namespace)
+            except Exception as err:  # the check is advisory when it cannot run at all
+                # Only the type: a client's message may quote rendered values (secrets).
+                pulumi.log.warn(
+                    f"server-side dry run could not complete ({type(err).__name__}); skipped",
+                    resource=self,
+                )
+                return vals  # type: ignore[no-any-return]
+            finally:
+                api.close()
+            report(findings)
+            for f in findings:
+                if f.severity != "error":
+                    pulumi.log.warn(f.line(), resource=self)
+            if errors(findings):
+                raise self._refused(
+                    f"{cfg.name}: the API server would refuse the release (dry run):\n  "
+                    + "\n  ".join(f.line() for f in findings),
+                    findings,
+                    "server-dry-run",
+                )
+            return vals  # type: ignore[no-any-return]
+
+        return pulumi.Output.all(rendered, values).apply(check)
 
     def _pre_apply_checks(self, platform: Platform, owner: str) -> bool:
         """Ownership and stuck-release checks against the live cluster; returns whether
@@ -454,7 +590,7 @@ class Release(pulumi.ComponentResource):
                 findings = ownership.check_release(api, cfg.namespace, cfg.name, owner, cfg.adopt)
                 report(findings)
             if errors(findings):
-                raise ValidationError("\n".join(f.line() for f in findings), findings=findings)
+                raise self._refused("\n".join(f.line() for f in findings), findings, "ownership")
             if cfg.mode != "release":
                 return False
             history = helm_storage.history(api, cfg.namespace, cfg.name)

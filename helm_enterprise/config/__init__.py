@@ -8,12 +8,13 @@ point validates through :func:`validate_model`, which turns pydantic's errors in
 from __future__ import annotations
 
 from helm_enterprise.config._base import Duration, format_duration, parse_duration, validate_model
+from helm_enterprise.config.audit import AuditConfig
+from helm_enterprise.config.git import GitAuth, GitSource
 from helm_enterprise.config.release import (
     BasicAuth,
     BearerAuth,
     ChartSpec,
     EffectiveTimeouts,
-    GitSource,
     ReleaseConfig,
     RepositoryConfig,
     RollbackPolicy,
@@ -39,6 +40,7 @@ from helm_enterprise.config.stack import (
 
 __all__ = [
     "AppRoleAuth",
+    "AuditConfig",
     "BasicAuth",
     "BearerAuth",
     "ChartSpec",
@@ -47,6 +49,7 @@ __all__ = [
     "CredentialSource",
     "Duration",
     "EffectiveTimeouts",
+    "GitAuth",
     "GitSource",
     "JwtAuth",
     "KubernetesAuth",

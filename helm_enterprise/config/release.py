@@ -13,6 +13,7 @@ from urllib.parse import urlparse
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
 from helm_enterprise.config._base import Duration, Model, format_duration
+from helm_enterprise.config.git import GitSource
 from helm_enterprise.config.health import HealthPolicy
 from helm_enterprise.config.secrets import SecretRef, coerce_secret_ref, is_reference
 
@@ -22,6 +23,15 @@ _RELEASE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _CHART_NAME = re.compile(r"^[A-Za-z0-9][-A-Za-z0-9_.]*$")
 _VALUE_PATH = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+|\[\d+\])*$")
+
+
+def value_paths(v: dict[str, Any]) -> dict[str, Any]:
+    """``v`` when every key is a values path like ``db.password`` (secretValues keys)."""
+    for path in v:
+        if not _VALUE_PATH.match(path):
+            raise ValueError(f"{path!r} is not a values path like 'db.password'")
+    return v
+
 
 # Sane ranges for T1.3 timeouts (seconds).
 TIMEOUT_RANGES = {
@@ -132,25 +142,6 @@ class RepositoryConfig(Model):
 # -- chart source -------------------------------------------------------------------------
 
 
-class GitSource(Model):
-    """A chart in a Git repository (T2.1). ``ref`` is a branch, tag or full commit SHA."""
-
-    url: str
-    ref: str = "main"
-    path: str = "."
-    auth: list[RepoAuth] = Field(default_factory=list)
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, v: str) -> str:
-        for prefix in ("git+https://", "git+ssh://", "https://", "ssh://", "file://"):
-            if v.startswith(prefix):
-                return v
-        raise ValueError(
-            f"{v!r} is not a Git URL; use git+https://host/repo or git+ssh://git@host/repo"
-        )
-
-
 class ChartSpec(Model):
     """Where the chart comes from: exactly one of a repository, a local path, Git, or an
     ``oci://`` reference in ``name``.
@@ -190,6 +181,11 @@ class ChartSpec(Model):
             raise ValueError(f"{self.name!r} is not a valid chart name")
         if self.path is not None and self.version is not None:
             raise ValueError("a local chart's version comes from its Chart.yaml; remove version")
+        if self.git is not None and self.version is not None:
+            raise ValueError(
+                "a Git chart's version comes from its Chart.yaml; remove version and pin the "
+                "chart with git.ref (a tag or a commit)"
+            )
         return self
 
 
@@ -290,13 +286,18 @@ class ValidationPolicy(Model):
 
     ``schema`` checks merged values against the chart's values.schema.json;
     ``ownership`` reports releases/objects owned by another release or stack;
-    ``server_dry_run`` sends rendered objects to the API server with dryRun=All (RBAC,
-    quota, admission) — ``validate`` command only, it needs cluster credentials.
+    ``server_dry_run`` sends the rendered objects (and one Pod per pod template) to the
+    API server with dryRun=All during preview: RBAC, quota, PodSecurity and admission
+    problems fail the preview (release mode; chart mode previews every object with the
+    provider's own server-side dry run);
+    ``policy`` registers the policy summary the CrossGuard pack checks (T4.2); unset, the
+    stack's ``helm-enterprise:policySummary`` decides (default off).
     """
 
     schema_: bool = Field(default=True, alias="schema")
     ownership: bool = True
     server_dry_run: bool = False
+    policy: bool | None = None
 
 
 class RollOnSecretChange(Model):
@@ -360,7 +361,4 @@ class ReleaseConfig(Model):
     @field_validator("secret_values")
     @classmethod
     def _secret_paths(cls, v: dict[str, Any]) -> dict[str, Any]:
-        for path in v:
-            if not _VALUE_PATH.match(path):
-                raise ValueError(f"{path!r} is not a values path like 'db.password'")
-        return v
+        return value_paths(v)

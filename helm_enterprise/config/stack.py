@@ -11,6 +11,7 @@
       helm-enterprise:releases:
         - name: web
           chart: {name: podinfo, version: 6.5.0, repository: corp}
+      helm-enterprise:audit: {sinks: [{type: syslog, host: siem.corp}]}  # see config.audit
 """
 
 from __future__ import annotations
@@ -20,7 +21,11 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from helm_enterprise.config._base import Model
+from helm_enterprise.config.audit import AuditConfig
+from helm_enterprise.config.drift import DriftPolicy
+from helm_enterprise.config.multicluster import MultiClusterReleaseConfig, stack_issues
 from helm_enterprise.config.release import ReleaseConfig, RepositoryConfig, TimeoutConfig
+from helm_enterprise.config.tenant import TenantConfig, TierConfig, release_issue, tenant_issues
 
 
 def _coerce_credential(value: object) -> object:
@@ -31,6 +36,9 @@ def _coerce_credential(value: object) -> object:
             "or {config: key} (a secret stack config value)"
         )
     return value
+
+
+POLICY_SUMMARY_ENV = "HELM_ENTERPRISE_POLICY_SUMMARY"
 
 
 class CredentialSource(Model):
@@ -130,6 +138,16 @@ class StackConfig(Model):
     vault: VaultConfig | None = None
     timeouts: TimeoutConfig | None = None
     cluster: ClusterConfig | None = None
+    # Multi-cluster (T4.1): named clusters and releases deployed to several of them.
+    clusters: dict[str, ClusterConfig] = Field(default_factory=dict)
+    multi_cluster_releases: list[MultiClusterReleaseConfig] = Field(default_factory=list)
+    drift: DriftPolicy | None = None
+    tenants: list[TenantConfig] = Field(default_factory=list)
+    tiers: dict[str, TierConfig] = Field(default_factory=dict)
+    audit: AuditConfig | None = None
+    # Register every release's policy summary for the CrossGuard pack (T4.2); also on when
+    # POLICY_SUMMARY_ENV is "1" (`validate --policy` sets it for its preview).
+    policy_summary: bool = False
 
     @model_validator(mode="after")
     def _cross_checks(self) -> StackConfig:
@@ -158,6 +176,35 @@ class StackConfig(Model):
         cycle = find_cycle({r.name: r.depends_on for r in self.releases})
         if cycle:
             raise ValueError(f"releases: dependency cycle {' -> '.join(cycle)}")
+        return self
+
+    @model_validator(mode="after")
+    def _tenant_checks(self) -> StackConfig:
+        # Tenants (T2.2): tiers exist, one tenant per namespace, releases stay inside theirs.
+        issues = tenant_issues(self.tenants, self.tiers)
+        tenants = {t.name: t for t in self.tenants}
+        for i, r in enumerate(self.releases):
+            issue = release_issue(
+                f"releases[{i}]", r.namespace, r.tenant, r.create_namespace, tenants
+            )
+            if issue:
+                issues.append(issue)
+        if issues:
+            path, message = issues[0]
+            raise ValueError(f"{path}: {message}")
+        return self
+
+    @model_validator(mode="after")
+    def _multi_cluster_checks(self) -> StackConfig:
+        issues = stack_issues(
+            self.multi_cluster_releases,
+            set(self.clusters),
+            {r.name for r in self.releases},
+            set(self.repositories),
+        )
+        if issues:
+            path, message = issues[0]
+            raise ValueError(f"{path}: {message}")
         return self
 
 

@@ -64,3 +64,58 @@ class ClusterAccess:
 
 def core(api: k8s.ApiClient) -> Any:
     return k8s.CoreV1Api(api)
+
+
+_INVALID_VALUE = "Invalid value: "
+
+
+def hide_values(message: str) -> str:
+    """An API server message with the values it quotes hidden: field errors read
+    ``<field>: Invalid value: <value>: <detail>``, and the value may be a secret (an env
+    value, a whole securityContext)."""
+    out: list[str] = []
+    rest = message
+    while (i := rest.find(_INVALID_VALUE)) >= 0:
+        out.append(rest[: i + len(_INVALID_VALUE)] + "[hidden]")
+        rest = rest[_value_end(rest, i + len(_INVALID_VALUE)) :]
+    out.append(rest)
+    return "".join(out)
+
+
+def _value_end(text: str, start: int) -> int:
+    """Where the quoted value starting at ``start`` ends (the end of text if unbalanced)."""
+    if start >= len(text) or text[start] not in "{[\"'":
+        end = text.find(": ", start)
+        return len(text) if end < 0 else end
+    depth, quote, i = 0, "", start
+    while i < len(text):
+        ch = text[i]
+        if quote:
+            if ch == "\\":
+                i += 1
+            elif ch == quote:
+                quote = ""
+                if depth == 0:
+                    return i + 1
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "{[":
+            depth += 1
+        elif ch in "}]":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    return len(text)
+
+
+def api_message(err: Any) -> str:
+    """The message of an ``ApiException``'s Status body, values hidden ("" if none)."""
+    import json
+
+    try:
+        body = json.loads(err.body) if getattr(err, "body", None) else {}
+    except (TypeError, ValueError):
+        return ""
+    message = body.get("message", "") if isinstance(body, dict) else ""
+    return hide_values(str(message))

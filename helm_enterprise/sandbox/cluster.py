@@ -44,7 +44,7 @@ import contextlib
 import re
 import shutil
 import ssl
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -261,6 +261,29 @@ class Cluster:
             shutil.rmtree(self._run, ignore_errors=True)
             if purge:
                 shutil.rmtree(self.dir, ignore_errors=True)
+
+    @contextlib.contextmanager
+    def outage(
+        self, component: str = "kube-apiserver", progress: Progress = print
+    ) -> Iterator[None]:
+        """Stop one component (default: the API server) for the duration of the block,
+        then restart it and wait until the cluster is usable again — also when the block
+        raises. For failure tests; keep the block short, other tests may share the cluster.
+
+        Raises :class:`SandboxError` for an unknown component.
+        """
+        services = {self._component(s): s for s in self._services()}
+        if component not in services:
+            known = ", ".join(services)
+            raise SandboxError(
+                f"cluster {self.name} has no component {component!r}; known: {known}"
+            )
+        with self._lock:
+            services[component].stop()
+        try:
+            yield
+        finally:
+            self.up(progress)
 
     def status(self) -> list[dict[str, Any]]:
         """One entry per component: name, pid, running, ready, log, component, port."""

@@ -58,6 +58,8 @@ class ResolvedChart:
     local_files: Callable[[], pulumi.Output[Path]]
     """Fetch (or locate) the chart on this machine, for validation. Lazy: only called when
     a check needs the chart's files."""
+    commit: pulumi.Input[str] | None = None
+    """The commit deployed, for Git sources (also part of ``source``)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -207,10 +209,8 @@ def resolve_chart(spec: ChartSpec, ctx: SourceContext) -> ResolvedChart:
     """Resolve a chart spec (raises ConfigError for problems visible without I/O)."""
     if spec.git is not None:
         if "git" not in _extra_sources:
-            raise ConfigError(
-                "Git chart sources are not enabled in this installation",
-                path=f"{ctx.field}.git",
-            )
+            # Imported here, not at the top: sources.git builds on this module.
+            from helm_enterprise.sources import git  # noqa: F401 - registers "git"
         return _extra_sources["git"](spec, ctx)
     if spec.path is not None:
         path = (ctx.base_dir / spec.path).resolve()

@@ -95,7 +95,7 @@ class Mocks(pulumi.runtime.Mocks):
         self, args: pulumi.runtime.MockCallArgs
     ) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         self.calls.append(args)
-        return {}, None
+        return {}, []
 
 
 class RecordingMonitor(pmocks.MockMonitor):

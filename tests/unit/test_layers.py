@@ -6,7 +6,17 @@ import ast
 from pathlib import Path
 
 PKG = Path(__file__).resolve().parents[2] / "helm_enterprise"
-FEATURES = ("secrets", "sources", "kube", "validation", "audit", "health", "policy")
+FEATURES = (
+    "secrets",
+    "sources",
+    "kube",
+    "validation",
+    "audit",
+    "health",
+    "policy",
+    "drift",
+    "tenancy",
+)
 UPPER = ("components", "automation", "cli", "sandbox")
 
 

@@ -22,6 +22,13 @@ def rel(**kw: object) -> dict[str, object]:
     return {"name": "web", "chart": CHART, **kw}
 
 
+TOKEN_REF = {"token": "k8s:ci/git#token"}
+
+
+def git_chart(**git: object) -> dict[str, object]:
+    return {"git": {"url": "git+https://git.example.com/org/charts.git", **git}}
+
+
 @pytest.mark.parametrize(
     ("data", "path", "fragment"),
     [
@@ -160,6 +167,94 @@ def rel(**kw: object) -> dict[str, object]:
             "releases[0].secretValues.a.vault.path",
             "without '/data/'",
         ),
+        # Git chart sources (T2.1)
+        (
+            {"releases": [rel(chart=git_chart(url="https://ci:tok@h/r.git"))]},
+            "releases[0].chart.git.url",
+            "must not be part of the URL",
+        ),
+        (
+            {"releases": [rel(chart=git_chart(url="git@h:org/r.git"))]},
+            "releases[0].chart.git.url",
+            "write it as git+ssh://git@h/org/r.git",
+        ),
+        (
+            {"releases": [rel(chart=git_chart(path="../../etc"))]},
+            "releases[0].chart.git.path",
+            "leaves the repository",
+        ),
+        (
+            {"releases": [rel(chart=git_chart(path="/etc"))]},
+            "releases[0].chart.git.path",
+            "absolute path",
+        ),
+        (
+            {"releases": [rel(chart=git_chart(ref="--upload-pack=x"))]},
+            "releases[0].chart.git.ref",
+            "not a Git ref",
+        ),
+        (
+            {"releases": [rel(chart=git_chart(auth={"token": "ghp_literal"}))]},
+            "releases[0].chart.git.auth.token",
+            "must not be literals",
+        ),
+        (
+            {"releases": [rel(chart=git_chart(auth=[{"method": "bearer", "token": "k8s:a/b#c"}]))]},
+            "releases[0].chart.git.auth",
+            "valid dictionary",
+        ),
+        (
+            {
+                "releases": [
+                    rel(chart=git_chart(auth={"token": "k8s:a/b#c", "sshKey": "k8s:a/b#d"}))
+                ]
+            },
+            "releases[0].chart.git.auth",
+            "exactly one of token (git+https) or sshKey",
+        ),
+        (
+            {"releases": [rel(chart=git_chart(url="git+ssh://git@h/r.git", auth=TOKEN_REF))]},
+            "releases[0].chart.git.auth.token",
+            "for git+ssh:// give sshKey",
+        ),
+        (
+            {
+                "releases": [
+                    rel(chart=git_chart(auth={"token": "k8s:a/b#c", "knownHosts": "h t k"}))
+                ]
+            },
+            "releases[0].chart.git.auth.knownHosts",
+            "only applies to sshKey auth",
+        ),
+        (
+            {
+                "releases": [
+                    rel(
+                        chart=git_chart(
+                            url="git+ssh://git@h/r.git",
+                            auth={"sshKey": "k8s:a/b#c", "knownHosts": "not-a-line"},
+                        )
+                    )
+                ]
+            },
+            "releases[0].chart.git.auth.knownHosts",
+            "expected known_hosts lines",
+        ),
+        (
+            {"releases": [rel(chart=git_chart(url="git+ssh://git@h/r.git", caFile="/ca.pem"))]},
+            "releases[0].chart.git.caFile",
+            "only applies to git+https://",
+        ),
+        (
+            {"releases": [rel(chart=git_chart(depth=0))]},
+            "releases[0].chart.git.depth",
+            "greater than or equal to 1",
+        ),
+        (
+            {"releases": [rel(chart={**git_chart(), "version": "1.0.0"})]},
+            "releases[0].chart",
+            "version comes from its Chart.yaml",
+        ),
     ],
 )
 def test_errors_name_the_field(data: dict[str, object], path: str, fragment: str) -> None:
@@ -202,3 +297,28 @@ def test_timeout_precedence_operation_release_global() -> None:
     # Operation overrides beat general values of every layer; the release's beat global.
     assert (upgrade.readiness, upgrade.cleanup) == (1000, 30)
     assert effective_timeouts("uninstall").cleanup == 300
+
+
+def test_git_source_spellings_and_defaults() -> None:
+    a = validate_model(
+        ReleaseConfig,
+        rel(
+            chart={
+                "git": {
+                    "url": "git+ssh://git@h/org/r.git",
+                    "ref": "v1.2.0",
+                    "path": "./charts//web/",
+                    "auth": {"sshKey": "vault:secret/ci/git#key", "knownHosts": "h ssh-ed25519 K"},
+                }
+            }
+        ),
+    )
+    git = a.chart.git
+    assert git is not None
+    assert (git.path, git.depth, git.sparse, git.transport) == ("charts/web", 1, True, "ssh")
+    assert git.auth is not None and git.auth.method == "sshKey"
+    b = validate_model(
+        ReleaseConfig,
+        rel(chart={"git": {"url": "https://h/org/r.git", "depth": None, "sparse": False}}),
+    )
+    assert b.chart.git is not None and b.chart.git.ref == "main" and b.chart.git.depth is None

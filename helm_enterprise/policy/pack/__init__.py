@@ -1,0 +1,1 @@
+"""The helm-enterprise CrossGuard policy pack (``__main__.py`` starts it)."""
