@@ -113,11 +113,7 @@ class Release(pulumi.ComponentResource):
     namespace: pulumi.Output[str]
     chart_name: pulumi.Output[str]
     chart_version: pulumi.Output[str]
-    resolved_source: pulumi.Output[str]
-    values_checksum: pulumi.Output[str | None]
-    references: pulumi.Output[list[str]]
     health: pulumi.Output[dict[str, Any] | None]
-    commit: pulumi.Output[str | None]
 
     def __init__(
         self,
@@ -286,10 +282,14 @@ class Release(pulumi.ComponentResource):
             self.helm_release = None
             self.chart = ch
         self.health = self._health(cfg, platform, helm_timeout, values)
-        self.resolved_source = pulumi.Output.from_input(chart.source)
-        self.commit = pulumi.Output.from_input(chart.commit)
-        self.values_checksum = pulumi.Output.from_input(injected.checksum)
-        self.references = pulumi.Output.from_input(injected.references)
+        # Plain (or already Output) facts: Outputs are made only when read, which keeps
+        # constructing a release cheap (see benchmarks/bench_release_construction.py).
+        self._facts: dict[str, Any] = {
+            "resolvedSource": chart.source,
+            "valuesChecksum": injected.checksum,
+            "references": injected.references,
+            "commit": chart.commit,
+        }
         self.register_outputs(
             {
                 "status": self.status,
@@ -297,13 +297,30 @@ class Release(pulumi.ComponentResource):
                 "namespace": self.namespace,
                 "chartName": self.chart_name,
                 "chartVersion": self.chart_version,
-                "resolvedSource": self.resolved_source,
-                "valuesChecksum": self.values_checksum,
-                "references": self.references,
                 "health": self.health,
-                "commit": self.commit,
+                **self._facts,
             }
         )
+
+    @property
+    def resolved_source(self) -> pulumi.Output[str]:
+        """Where the chart came from (repository URL, OCI reference, local path, Git)."""
+        return pulumi.Output.from_input(self._facts["resolvedSource"])
+
+    @property
+    def values_checksum(self) -> pulumi.Output[str | None]:
+        """Digest of the injected secrets' identities (None without secrets)."""
+        return pulumi.Output.from_input(self._facts["valuesChecksum"])
+
+    @property
+    def references(self) -> pulumi.Output[list[str]]:
+        """The secret references injected (never their values)."""
+        return pulumi.Output.from_input(self._facts["references"])
+
+    @property
+    def commit(self) -> pulumi.Output[str | None]:
+        """The Git commit deployed (Git sources only)."""
+        return pulumi.Output.from_input(self._facts["commit"])
 
     # -- children ---------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 Everything lives under ``<cache>/sandbox`` (see :func:`cache_root`): one state dir per
 component and one shared ``logs/`` folder, so "where are the logs?" has one answer.
 
-Ports are derived from one base (``HELM_ENTERPRISE_SANDBOX_PORT_BASE``, default 36000) so
+Ports are derived from one base (``HELM_ENTERPRISE_SANDBOX_PORT_BASE``, default 26000) so
 two checkouts can run side by side by moving the base. Cluster *i* uses
 ``base + 100*i + offset``; the shared services use ``base + 1000 + offset``.
 """
