@@ -113,7 +113,6 @@ class Release(pulumi.ComponentResource):
     namespace: pulumi.Output[str]
     chart_name: pulumi.Output[str]
     chart_version: pulumi.Output[str]
-    health: pulumi.Output[dict[str, Any] | None]
 
     def __init__(
         self,
@@ -281,7 +280,6 @@ class Release(pulumi.ComponentResource):
             self.chart_version = pulumi.Output.from_input(cfg.chart.version or "")
             self.helm_release = None
             self.chart = ch
-        self.health = self._health(cfg, platform, helm_timeout, values)
         # Plain (or already Output) facts: Outputs are made only when read, which keeps
         # constructing a release cheap (see benchmarks/bench_release_construction.py).
         self._facts: dict[str, Any] = {
@@ -289,6 +287,7 @@ class Release(pulumi.ComponentResource):
             "valuesChecksum": injected.checksum,
             "references": injected.references,
             "commit": chart.commit,
+            "health": self._health(cfg, platform, helm_timeout, values),
         }
         self.register_outputs(
             {
@@ -297,7 +296,6 @@ class Release(pulumi.ComponentResource):
                 "namespace": self.namespace,
                 "chartName": self.chart_name,
                 "chartVersion": self.chart_version,
-                "health": self.health,
                 **self._facts,
             }
         )
@@ -316,6 +314,11 @@ class Release(pulumi.ComponentResource):
     def references(self) -> pulumi.Output[list[str]]:
         """The secret references injected (never their values)."""
         return pulumi.Output.from_input(self._facts["references"])
+
+    @property
+    def health(self) -> pulumi.Output[dict[str, Any] | None]:
+        """The last health check (state and measurements) when checks are declared."""
+        return pulumi.Output.from_input(self._facts["health"])
 
     @property
     def commit(self) -> pulumi.Output[str | None]:
@@ -439,10 +442,10 @@ class Release(pulumi.ComponentResource):
         platform: Platform,
         readiness: int,
         values: pulumi.Input[dict[str, Any]],
-    ) -> pulumi.Output[dict[str, Any] | None]:
+    ) -> pulumi.Input[dict[str, Any]] | None:
         """Health checks after readiness (T2.4), as a step that runs on each new revision."""
         if cfg.health is None:
-            return pulumi.Output.from_input(None)
+            return None
         if self.helm_release is not None:
             trigger: pulumi.Input[Any] = self.helm_release.status.revision
             policy = cfg.health
