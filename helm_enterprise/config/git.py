@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
-from helm_enterprise.config._base import Model
+from helm_enterprise.config._base import Duration, Model
 from helm_enterprise.config.secrets import SecretRef, coerce_secret_ref
 
 Secret = Annotated[SecretRef, BeforeValidator(coerce_secret_ref)]
@@ -209,7 +209,9 @@ class GitSource(Model):
     directory (monorepos). ``depth`` (default 1) makes fetches shallow and ``sparse``
     (default on) checks out — and, where the server allows partial clones, downloads —
     only ``path``. ``caFile`` trusts a private CA; TLS is verified unless
-    ``insecureSkipTlsVerify`` is set explicitly.
+    ``insecureSkipTlsVerify`` is set explicitly. ``interval`` (like Flux's GitRepository
+    interval) lets a branch's commit, once resolved, be reused for that long without asking
+    the repository; unset, every run asks.
     """
 
     url: str
@@ -220,6 +222,7 @@ class GitSource(Model):
     sparse: bool = True
     ca_file: str | None = None
     insecure_skip_tls_verify: bool = False
+    interval: Annotated[Duration, Field(ge=1, le=7 * 86400)] | None = None
 
     @field_validator("url")
     @classmethod

@@ -566,6 +566,11 @@ def path_key(subpath: str) -> str:
     return f"{slug[:40]}-{hashlib.sha256(subpath.encode()).hexdigest()[:8]}"
 
 
+def _now() -> float:
+    """Wall-clock seconds (a function of its own so tests can move time)."""
+    return time.time()
+
+
 class GitCache:
     """``<cache>/git``: repository clones, content-addressed chart trees, tag records, locks.
 
@@ -614,6 +619,30 @@ class GitCache:
             tags = self.tags(remote)
             tags[name] = commit
             _atomic_write(self._tags_file(remote), json.dumps(tags, sort_keys=True, indent=1))
+
+    def _branches_file(self, remote: Remote) -> Path:
+        return self.root / "branches" / f"{remote.key}.json"
+
+    def branch(self, remote: Remote, name: str, max_age: float) -> str | None:
+        """The commit ``name`` was resolved to less than ``max_age`` seconds ago, if any."""
+        try:
+            data = json.loads(self._branches_file(remote).read_text())
+            entry = data[name]
+            commit, at = str(entry["commit"]), float(entry["at"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return commit if 0 <= _now() - at < max_age else None
+
+    def remember_branch(self, remote: Remote, name: str, commit: str) -> None:
+        with self.lock(remote):
+            try:
+                data = json.loads(self._branches_file(remote).read_text())
+            except (OSError, ValueError):
+                data = {}
+            if not isinstance(data, dict):
+                data = {}
+            data[name] = {"commit": commit, "at": _now()}
+            _atomic_write(self._branches_file(remote), json.dumps(data, sort_keys=True, indent=1))
 
     def fetched_marker(self, remote: Remote, commit: str) -> Path:
         """Present once ``commit`` was fetched into the clone (asking git instead could make
@@ -733,6 +762,10 @@ class GitFetcher:
             known = self.cache.tags(remote).get(name)
             if known:
                 return RefKind.TAG, known
+        if source.interval is not None:  # resolved recently enough: no network at all
+            recent = self.cache.branch(remote, source.ref, source.interval)
+            if recent:
+                return RefKind.BRANCH, recent
         method = source.auth.method if source.auth else "none"
         action = f"resolving ref {source.ref!r}"
         try:
@@ -757,6 +790,8 @@ class GitFetcher:
             ) from None
         if kind is RefKind.TAG:
             self.cache.remember_tag(remote, name, commit)
+        elif source.interval is not None:
+            self.cache.remember_branch(remote, source.ref, commit)
         return kind, commit
 
     def checkout(self, source: GitSource, creds: GitCredentials) -> Checkout:

@@ -475,6 +475,34 @@ def test_moved_branch_deploys_new_commit_tags_and_commits_stay(upstream: Upstrea
     assert fetch(source(upstream.url, ref="v1", path="charts/a")).commit == old.commit
 
 
+def test_interval_reuses_a_recent_branch_resolution(
+    upstream: Upstream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = source(upstream.url, ref="main", path="charts/a", interval="10m")
+    assert src.interval == 600
+    old = fetch(src)
+    upstream.commit("bump", {"charts/a/values.yaml": "replicaCount: 2\n"})
+    # Within the interval: the commit resolved before, from the cache, without asking.
+    asked: list[str] = []
+    real = gitsrc.GitPythonClient.ls_remote
+    monkeypatch.setattr(
+        gitsrc.GitPythonClient,
+        "ls_remote",
+        lambda self, url, patterns, env: asked.append(url) or real(self, url, patterns, env),
+    )
+    again = fetch(src)
+    assert (again.commit, again.cached, asked) == (old.commit, True, [])
+    # Without an interval, every run asks and deploys the moved branch.
+    moved = fetch(source(upstream.url, ref="main", path="charts/a"))
+    assert moved.commit != old.commit and asked == [upstream.url]
+    # Once the interval has passed, the branch is asked for again.
+    later = gitsrc._now() + 601
+    monkeypatch.setattr(gitsrc, "_now", lambda: later)
+    assert fetch(src).commit == moved.commit and len(asked) == 2
+    with pytest.raises(ConfigError, match="interval"):
+        source(upstream.url, interval="0s")
+
+
 def test_host_down_pinned_commit_deploys_branch_fails(upstream: Upstream) -> None:
     sha = fetch(source(upstream.url, ref="main", path="charts/a")).commit
     fetch(source(upstream.url, ref="v1", path="charts/a"))
