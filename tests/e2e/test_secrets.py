@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+import yaml
 
 from helm_enterprise.audit import default_log_path
 from helm_enterprise.sandbox import _paths
@@ -204,3 +205,74 @@ def test_example_02_private_repo_and_vault(
     assert leaks(charts.password, p.export(), p.text) == []
     p.destroy()
     assert Path(p.dir).exists()
+
+
+def test_kubernetes_auth_with_a_service_account_token(
+    sb: Env, vault: VaultServer, project, namespace: str, tmp_path: Path
+) -> None:
+    """Vault's Kubernetes auth against the sandbox cluster: Vault checks the deployer's
+    ServiceAccount token with the API server's TokenReview, then the release reads as it."""
+    value = f"v-{pysecrets.token_hex(6)}"
+    write(vault, f"e2e/{namespace}", {"k": value})
+    sb.kubectl("create", "namespace", namespace)
+    for sa in ("vault-reviewer", "deployer"):
+        sb.kubectl("-n", namespace, "create", "serviceaccount", sa)
+    binding = f"{namespace}-vault-reviewer"
+    sb.kubectl(
+        "create", "clusterrolebinding", binding, "--clusterrole=system:auth-delegator",
+        f"--serviceaccount={namespace}:vault-reviewer",
+    )  # fmt: skip
+    reviewer_jwt = sb.kubectl("-n", namespace, "create", "token", "vault-reviewer").strip()
+    deployer_jwt = tmp_path / "deployer.jwt"
+    deployer_jwt.write_text(sb.kubectl("-n", namespace, "create", "token", "deployer").strip())
+    deployer_jwt.chmod(0o600)
+    kubeconfig = yaml.safe_load(sb.sandbox.cluster("a").kubeconfig.read_text())
+    ca_pem = base64.b64decode(kubeconfig["clusters"][0]["cluster"]["certificate-authority-data"])
+    mount = f"k8s-{namespace}"
+    root = vault.client()
+    root.sys.enable_auth_method("kubernetes", path=mount)
+    try:
+        root.auth.kubernetes.configure(
+            kubernetes_host=sb.sandbox.cluster("a").server,
+            kubernetes_ca_cert=ca_pem.decode(),
+            token_reviewer_jwt=reviewer_jwt,
+            mount_point=mount,
+        )
+        root.auth.kubernetes.create_role(
+            "deployer",
+            bound_service_account_names=["deployer"],
+            bound_service_account_namespaces=[namespace],
+            policies=["helm-enterprise-read"],
+            ttl="10m",
+            mount_point=mount,
+        )
+        p = project()
+        p.config(
+            "helm-enterprise:vault",
+            {
+                "address": vault.address,
+                "auth": {
+                    "method": "kubernetes",
+                    "mount": mount,
+                    "role": "deployer",
+                    "jwt": {"file": str(deployer_jwt)},
+                },
+            },
+        )
+        release = hello(namespace, createNamespace=False)
+        release["secretValues"] = {"secret.k": f"vault:secret/e2e/{namespace}#k"}
+        p.releases([release])
+        p.up()
+        assert secret_data(sb, namespace) == {"k": value}
+        assert leaks(value, p.export(), p.text) == []
+        # Another ServiceAccount's token is refused by the role, with the mount named.
+        deployer_jwt.write_text(
+            sb.kubectl("-n", namespace, "create", "token", "vault-reviewer").strip()
+        )
+        p.config("helm-enterprise:releases", [{**release, "values": {"replicaCount": 1}}])
+        error = p.preview_fails() + p.text
+        assert f"(kubernetes login) denied access to auth/{mount}" in error
+        assert "Traceback" not in error
+    finally:
+        root.sys.disable_auth_method(path=mount)
+        sb.kubectl("delete", "clusterrolebinding", binding, check=False)
