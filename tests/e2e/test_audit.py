@@ -315,7 +315,7 @@ def test_lifecycle_events_reach_the_collectors_and_survive_an_outage(
         ("after", "succeeded"),
     ]
 
-    # 6. verify: intact with valid signatures; edited, deleted, reordered copies fail.
+    # 6. verify: intact with valid signatures; edited, deleted, reordered, inserted fail.
     ok = cli(["audit", "verify", "--json"], cli_env)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     report = json.loads(ok.stdout)
@@ -342,6 +342,11 @@ def test_lifecycle_events_reach_the_collectors_and_survive_an_outage(
         result = json.loads(bad.stdout)
         assert result["first_bad"] == target + 1, (kind, result)
         assert result["seq"] == (seq if kind == "edited" else seq + 1), (kind, result)
+    # An inserted record (a replay of the update's record right after it) is named too.
+    copy = tmp_path / "inserted.jsonl"
+    copy.write_text("\n".join([*lines[: target + 1], lines[target], *lines[target + 1 :]]) + "\n")
+    bad = cli(["audit", "verify", "--log", str(copy), "--json"], cli_env)
+    assert bad.returncode == 1 and json.loads(bad.stdout)["first_bad"] == target + 2, bad.stdout
 
     # 7. Journey 5: the changes to this stack, as CSV, with who/what/when/version/result.
     exported = cli(
