@@ -12,16 +12,19 @@ from pulumi_policy import (
     PolicyConfigSchema,
     ResourceValidationPolicy,
     Severity,
+    StackValidationPolicy,
 )
 
 from helm_enterprise.policy.rules import RULES, Rule
 from helm_enterprise.policy.settings import schema_properties
 
 
-def policy(rule: Rule) -> ResourceValidationPolicy:
-    """One rule as a resource policy with its config schema and default enforcement."""
+def policy(rule: Rule) -> ResourceValidationPolicy | StackValidationPolicy:
+    """One rule as a resource (or stack) policy with its config schema and default
+    enforcement."""
     doc = (rule.settings.__doc__ or "").strip()
-    return ResourceValidationPolicy(
+    kind = StackValidationPolicy if rule.scope == "stack" else ResourceValidationPolicy
+    return kind(
         name=rule.name,
         description=rule.description,
         validate=rule.check,

@@ -37,6 +37,7 @@ from helm_enterprise.policy.settings import (
     NoHostPath,
     NoPlaintextSecrets,
     NoPrivileged,
+    RenderedObjectsChecked,
     RequiredLabels,
     ResourceLimits,
     TenantBoundaries,
@@ -347,6 +348,34 @@ def check_required_labels(args: Any, report_violation: Report) -> None:
         _report(report_violation, obj_checks.check_labels(ko, settings))
 
 
+def check_rendered_objects_checked(args: Any, report_violation: Report) -> None:
+    """Stack policy: every helm_enterprise release registers its policy summary."""
+    resources = list(getattr(args, "resources", None) or [])
+    summarised = {getattr(r.parent, "urn", None) for r in resources if r.resource_type == SUMMARY}
+    release_mode = {
+        getattr(r.parent, "urn", None) for r in resources if r.resource_type == HELM_RELEASE
+    }
+    for r in resources:
+        if r.resource_type != COMPONENT or r.urn in summarised:
+            continue
+        unseen = (
+            "the objects Helm applies (release mode renders them inside the provider), "
+            if r.urn in release_mode
+            else ""
+        )
+        violation = Violation(
+            "rendered-objects-checked",
+            f"Release {r.name}",
+            "validation.policy",
+            f"this release registers no policy summary, so the pack cannot check {unseen}"
+            "its requested chart version or which values are plain text",
+            "set helm-enterprise:policySummary: true in the stack config (or "
+            "validation.policy: true on the release)",
+            r.name,
+        )
+        report_violation(violation.text(), r.urn)
+
+
 # -- the table the pack is built from ---------------------------------------------------------
 
 Enforcement = Literal["advisory", "mandatory", "disabled"]
@@ -363,6 +392,7 @@ class Rule:
     settings: type[Model]
     enforcement: Enforcement = "mandatory"
     severity: Literal["low", "medium", "high", "critical"] = "high"
+    scope: Literal["resource", "stack"] = "resource"  # stack: sees every resource at once
 
     def load(self, config: Mapping[str, Any] | None) -> Model:
         return load(self.settings, config, self.name)
@@ -437,6 +467,14 @@ RULES: tuple[Rule, ...] = (
         RequiredLabels,
         enforcement="advisory",
         severity="low",
+    ),
+    Rule(
+        "rendered-objects-checked",
+        "Release-mode releases must expose their rendered objects to the pack.",
+        check_rendered_objects_checked,
+        RenderedObjectsChecked,
+        severity="high",
+        scope="stack",
     ),
 )
 

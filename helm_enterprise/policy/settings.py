@@ -108,6 +108,13 @@ DEFAULT_IGNORED_KEYS = [
 ]
 
 
+class RenderedObjectsChecked(Model):
+    """No settings. A stack policy: a helm_enterprise release in release mode must register
+    its policy summary (``helm-enterprise:policySummary: true`` or ``validation.policy``),
+    otherwise the pack never sees the objects Helm applies and the object rules pass it
+    unchecked. Set the rule to ``advisory`` or ``disabled`` to accept that."""
+
+
 class NoPlaintextSecrets(Model):
     """A values key matching ``keyPatterns`` (regular expressions, case-insensitive) and
     none of ``ignoreKeyPatterns`` must not hold a plain string: secrets go in

@@ -234,3 +234,21 @@ def test_validate_json_gives_the_same_findings(sb: Env, project, namespace: str)
     assert tag["hint"].startswith("pin a release tag")
     # Nothing but policy findings: the preview failure is explained by them.
     assert {f["check"] for f in report["findings"]} == {"policy"}
+
+
+def test_a_release_the_pack_cannot_see_fails_the_gate(sb: Env, project, namespace: str) -> None:
+    # Journey 3 with a stack that never turned the summaries on: the privileged chart must
+    # not pass the gate unseen; the stack policy names the release and the fix.
+    p = project()
+    (p.dir / "policy.json").write_text("{}")
+    p.releases([hello(namespace, values={"securityContext": {"privileged": True}})])
+    with pytest.raises(auto.errors.CommandError):
+        preview_with_pack(p)
+    [v] = violations(p.text, "rendered-objects-checked")
+    assert v["resource"] == "Release hello"
+    assert v["fix"].startswith("set helm-enterprise:policySummary: true")
+    # Accepting the gap explicitly turns it into a warning.
+    (p.dir / "policy.json").write_text(json.dumps({"rendered-objects-checked": "advisory"}))
+    p.output.clear()
+    preview_with_pack(p)
+    assert "[advisory]" in p.text and "rendered-objects-checked" in p.text

@@ -301,3 +301,40 @@ def test_violation_text_round_trip_and_events() -> None:
         "b",
         "aws-rule: bucket is public",
     )
+
+
+def test_a_release_without_its_summary_is_a_stack_violation() -> None:
+    from types import SimpleNamespace as NS
+
+    def component(name: str) -> Any:
+        return NS(
+            resource_type=rules.COMPONENT, urn=f"urn:{name}", name=name, parent=None, props={}
+        )
+
+    def helm(parent: Any, name: str) -> Any:
+        props = {"name": name, "namespace": "shop"}
+        return NS(
+            resource_type=rules.HELM_RELEASE, urn=f"urn:{name}-release", name=f"{name}-release",
+            parent=parent, props=props,
+        )  # fmt: skip
+
+    covered, bare, chart_mode = component("web"), component("api"), component("jobs")
+    resources = [
+        covered,
+        helm(covered, "web"),
+        NS(resource_type=rules.SUMMARY, urn="urn:web-policy", parent=covered, props={}),
+        bare,
+        helm(bare, "api"),
+        chart_mode,  # chart mode: objects visible, version and values are not
+        helm(None, "foreign"),  # not ours: its values are checked by the release rules
+    ]
+    found: list[tuple[str, str | None]] = []
+    rules.check_rendered_objects_checked(NS(resources=resources), lambda m, u: found.append((m, u)))
+    assert [u for _, u in found] == ["urn:api", "urn:jobs"]
+    api, jobs = (Violation.parse("rendered-objects-checked", m) for m, _ in found)
+    assert api is not None and api.resource == "Release api"
+    assert "the objects Helm applies" in api.problem
+    assert "helm-enterprise:policySummary: true" in api.fix
+    assert jobs is not None and "objects" not in jobs.problem
+    [stack_policy] = [p for p in policies() if p.name == "rendered-objects-checked"]
+    assert type(stack_policy).__name__ == "StackValidationPolicy"
