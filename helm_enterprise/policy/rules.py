@@ -263,32 +263,45 @@ def check_image_tags(args: Any, report_violation: Report) -> None:
     _report(report_violation, found)
 
 
-def check_resource_limits(args: Any, report_violation: Report) -> None:
-    """Every container has resource requests and limits."""
-    settings = load(ResourceLimits, _config(args), "resource-limits")
-    for ko in kube_objects(args):
-        _report(report_violation, obj_checks.check_resources(ko, settings))
+def _per_object(
+    name: str, model: type[Model], check: Callable[[KubeObject, Any], list[Violation]], doc: str
+) -> Callable[[Any, Report], None]:
+    """A rule that runs ``check`` with its settings on every object a resource is or
+    summarises."""
+
+    def rule_check(args: Any, report_violation: Report) -> None:
+        settings = load(model, _config(args), name)
+        for ko in kube_objects(args):
+            _report(report_violation, check(ko, settings))
+
+    rule_check.__doc__ = doc
+    return rule_check
 
 
-def check_no_privileged(args: Any, report_violation: Report) -> None:
-    """No privileged containers, no dangerous added capabilities."""
-    settings = load(NoPrivileged, _config(args), "no-privileged")
-    for ko in kube_objects(args):
-        _report(report_violation, obj_checks.check_privileged(ko, settings))
-
-
-def check_no_host_namespaces(args: Any, report_violation: Report) -> None:
-    """No pod in the node's network, PID or IPC namespace."""
-    settings = load(NoHostNamespaces, _config(args), "no-host-namespaces")
-    for ko in kube_objects(args):
-        _report(report_violation, obj_checks.check_host_namespaces(ko, settings))
-
-
-def check_no_host_path(args: Any, report_violation: Report) -> None:
-    """No hostPath volumes (outside ``allowedPaths``)."""
-    settings = load(NoHostPath, _config(args), "no-host-path")
-    for ko in kube_objects(args):
-        _report(report_violation, obj_checks.check_host_path(ko, settings))
+check_resource_limits = _per_object(
+    "resource-limits",
+    ResourceLimits,
+    obj_checks.check_resources,
+    "Every container has resource requests and limits.",
+)
+check_no_privileged = _per_object(
+    "no-privileged",
+    NoPrivileged,
+    obj_checks.check_privileged,
+    "No privileged containers, no dangerous added capabilities.",
+)
+check_no_host_namespaces = _per_object(
+    "no-host-namespaces",
+    NoHostNamespaces,
+    obj_checks.check_host_namespaces,
+    "No pod in the node's network, PID or IPC namespace.",
+)
+check_no_host_path = _per_object(
+    "no-host-path",
+    NoHostPath,
+    obj_checks.check_host_path,
+    "No hostPath volumes (outside ``allowedPaths``).",
+)
 
 
 def check_chart_version_pinned(args: Any, report_violation: Report) -> None:
@@ -341,11 +354,12 @@ def check_tenant_boundaries(args: Any, report_violation: Report) -> None:
     _report(report_violation, found)
 
 
-def check_required_labels(args: Any, report_violation: Report) -> None:
-    """Every object carries the required labels."""
-    settings = load(RequiredLabels, _config(args), "required-labels")
-    for ko in kube_objects(args):
-        _report(report_violation, obj_checks.check_labels(ko, settings))
+check_required_labels = _per_object(
+    "required-labels",
+    RequiredLabels,
+    obj_checks.check_labels,
+    "Every object carries the required labels.",
+)
 
 
 def check_rendered_objects_checked(args: Any, report_violation: Report) -> None:
