@@ -57,6 +57,7 @@ RESULTS = (
     "healthy",
     "unhealthy",
     "unreachable",  # a cluster that does not answer
+    "violation",  # a policy-violation record
     "in-sync",  # drift results
     "drifted",
     "missing",

@@ -25,6 +25,7 @@ import dataclasses
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal
 
+from helm_enterprise.audit.events import emit, warn
 from helm_enterprise.config._base import Model
 from helm_enterprise.policy import objects as obj_checks
 from helm_enterprise.policy import values as value_checks
@@ -224,9 +225,27 @@ def kube_objects(args: Any) -> list[KubeObject]:
     return [KubeObject(obj, release=obj_checks.release_of(obj), tenant=obj_checks.tenant_of(obj))]
 
 
-def _report(report_violation: Report, violations: Iterable[Violation]) -> None:
+def _report(
+    report_violation: Report, violations: Iterable[Violation], urn: str | None = None
+) -> None:
+    """Hand each violation to CrossGuard and to the audit trail (``policy-violation``;
+    the pack's process records to the local log and to the sinks that
+    ``HELM_ENTERPRISE_AUDIT_CONFIG`` names). Recording never fails a check."""
     for v in violations:
-        report_violation(v.text(), None)
+        report_violation(v.text(), urn)
+        try:
+            emit(
+                "policy-violation",
+                phase="after",
+                result="violation",
+                release=v.release or None,
+                rule=v.rule,
+                object=v.resource,
+                field=v.field,
+                problem=v.problem,
+            )
+        except Exception as err:
+            warn(f"audit: could not record a policy violation: {type(err).__name__}")
 
 
 # -- the rules ------------------------------------------------------------------------------
@@ -387,7 +406,7 @@ def check_rendered_objects_checked(args: Any, report_violation: Report) -> None:
             "validation.policy: true on the release)",
             r.name,
         )
-        report_violation(violation.text(), r.urn)
+        _report(report_violation, [violation], r.urn)
 
 
 # -- the table the pack is built from ---------------------------------------------------------

@@ -11,11 +11,13 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 from pulumi import automation as auto
 
+from helm_enterprise.audit import AuditLog
 from helm_enterprise.policy import launcher
 from tests.e2e.conftest import Env
 from tests.e2e.test_release import hello
@@ -170,10 +172,14 @@ def test_compliant_release_deploys_with_the_pack(sb: Env, project, namespace: st
     assert sb.helm_history("hello", namespace)[-1]["status"] == "deployed"
 
 
-def test_mandatory_violation_stops_up_before_helm_runs(sb: Env, project, namespace: str) -> None:
+def test_mandatory_violation_stops_up_before_helm_runs(
+    sb: Env, project, namespace: str, tmp_path: Path
+) -> None:
     # The component's Helm resource takes its values through the summary's gate, so
     # CrossGuard stops `up` (no preview) before Helm is called.
     p = policy_project(project, {})
+    trail = tmp_path / "audit.jsonl"
+    p.stack.workspace.env_vars["HELM_ENTERPRISE_AUDIT_LOG"] = str(trail)
     p.releases([hello(namespace, values={"securityContext": {"privileged": True}})])
     with pytest.raises(auto.errors.CommandError):
         p.stack.up(
@@ -192,6 +198,11 @@ def test_mandatory_violation_stops_up_before_helm_runs(sb: Env, project, namespa
     )
     assert helm_records == ""
     assert sb.kubectl("get", "deployment", "hello", "-n", namespace, check=False) == ""
+    # The violation is in the audit trail, recorded by the pack's process.
+    records = [r for r in AuditLog(trail).records() if r["action"] == "policy-violation"]
+    assert {(r["rule"], r["object"], r["release"]) for r in records} == {
+        ("no-privileged", f"Deployment {namespace}/hello", "hello")
+    }
 
 
 def test_validate_json_gives_the_same_findings(sb: Env, project, namespace: str) -> None:

@@ -338,3 +338,16 @@ def test_a_release_without_its_summary_is_a_stack_violation() -> None:
     assert jobs is not None and "objects" not in jobs.problem
     [stack_policy] = [p for p in policies() if p.name == "rendered-objects-checked"]
     assert type(stack_policy).__name__ == "StackValidationPolicy"
+
+
+def test_violations_land_in_the_audit_trail(tmp_path: Any) -> None:
+    from helm_enterprise.audit import AuditLog, Auditor, set_auditor
+
+    log = AuditLog(tmp_path / "trail.jsonl")
+    set_auditor(Auditor(log))
+    run(rules.check_no_privileged, args(DEPLOYMENT, BAD_POD, parent=CHART_URN))
+    [record] = [r for r in log.records() if r["action"] == "policy-violation"]
+    assert record["rule"] == "no-privileged" and record["result"] == "violation"
+    assert record["object"] == "Deployment shop/web"
+    assert record["field"].endswith("securityContext.privileged")
+    assert log.verify().ok
