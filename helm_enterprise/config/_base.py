@@ -61,6 +61,12 @@ def parse_duration(value: object) -> int:
 Duration = Annotated[int, BeforeValidator(parse_duration)]
 
 
+def first_duplicate(items: Sequence[str]) -> str | None:
+    """The alphabetically first item listed more than once, or None."""
+    twice = sorted({i for i in items if items.count(i) > 1})
+    return twice[0] if twice else None
+
+
 def format_duration(seconds: int) -> str:
     h, rest = divmod(seconds, 3600)
     m, s = divmod(rest, 60)

@@ -22,7 +22,7 @@ from urllib.parse import urlparse
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
-from helm_enterprise.config._base import Duration, Model
+from helm_enterprise.config._base import Duration, Model, first_duplicate
 
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9_.]*[a-z0-9])?$")
 
@@ -142,8 +142,6 @@ class HealthPolicy(Model):
     def _unique(
         cls, v: list[HttpCheck | PrometheusCheck | DependencyCheck]
     ) -> list[HttpCheck | PrometheusCheck | DependencyCheck]:
-        names = [c.name for c in v]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"check name {dupes[0]!r} is used twice")
+        if (dupe := first_duplicate([c.name for c in v])) is not None:
+            raise ValueError(f"check name {dupe!r} is used twice")
         return v

@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
-from helm_enterprise.config._base import Duration, Model, format_duration
+from helm_enterprise.config._base import Duration, Model, first_duplicate, format_duration
 from helm_enterprise.config.git import GitSource
 from helm_enterprise.config.health import HealthPolicy
 from helm_enterprise.config.secrets import SecretRef, coerce_secret_ref, is_reference
@@ -110,9 +110,8 @@ class RepositoryConfig(Model):
         cls, v: list[BasicAuth | BearerAuth | TlsAuth]
     ) -> list[BasicAuth | BearerAuth | TlsAuth]:
         methods = [a.method for a in v]
-        dupes = sorted({m for m in methods if methods.count(m) > 1})
-        if dupes:
-            raise ValueError(f"auth method {dupes[0]!r} is listed twice; give it once")
+        if (dupe := first_duplicate(methods)) is not None:
+            raise ValueError(f"auth method {dupe!r} is listed twice; give it once")
         if "basic" in methods and "bearer" in methods:
             raise ValueError(
                 "basic and bearer auth both use the Authorization header; choose one "

@@ -27,7 +27,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
 
-from helm_enterprise.config._base import Model
+from helm_enterprise.config._base import Model, first_duplicate
 from helm_enterprise.errors import ConfigError
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -250,9 +250,8 @@ class TenantConfig(Model):
     @field_validator("namespaces")
     @classmethod
     def _namespaces(cls, v: list[str]) -> list[str]:
-        twice = sorted({ns for ns in v if v.count(ns) > 1})
-        if twice:
-            raise ValueError(f"namespace {twice[0]!r} is listed twice")
+        if (twice := first_duplicate(v)) is not None:
+            raise ValueError(f"namespace {twice!r} is listed twice")
         return v
 
     @field_validator("groups")
