@@ -174,16 +174,12 @@ class Release(pulumi.ComponentResource):
             values = self._gate_on_schema(chart, values)
         # Dry-run checks that need the rendered objects share one render (kube/render.py).
         rendered: pulumi.Output[Rendered] | None = None
-        needs_render = (
-            self._tenancy is not None
-            or self._policy_enabled(cfg, platform)
-            or (
-                cfg.validation.server_dry_run
-                and cfg.mode == "release"
-                and pulumi.runtime.is_dry_run()
-            )
+        policy_on = self._policy_enabled(cfg, platform)
+        # The server-side dry run only runs during preview (release mode).
+        server_gate = (
+            cfg.validation.server_dry_run and cfg.mode == "release" and pulumi.runtime.is_dry_run()
         )
-        if needs_render:
+        if self._tenancy is not None or policy_on or server_gate:
             rendered = rendered_output(
                 chart.local_files(), values, release=cfg.name, namespace=cfg.namespace, parent=self
             )
@@ -191,10 +187,10 @@ class Release(pulumi.ComponentResource):
             values = gate_values(
                 self, cfg.name, cfg.namespace, self._tenancy, chart.local_files(), values, rendered
             )
-        if rendered is not None and cfg.validation.server_dry_run and cfg.mode == "release":
+        if rendered is not None and server_gate:
             values = self._gate_on_server_dry_run(platform, rendered, values)
         self.policy_summary: PolicySummary | None = None
-        if self._policy_enabled(cfg, platform):
+        if policy_on:
             # What the policy pack checks (T4.2): release facts and, in release mode, the
             # rendered objects CrossGuard cannot see otherwise. The Helm resource takes its
             # values through the summary's gate, so a mandatory violation stops `pulumi up`
@@ -553,7 +549,7 @@ class Release(pulumi.ComponentResource):
 
         def check(args: list[Any]) -> dict[str, Any]:
             result, vals = args
-            if not pulumi.runtime.is_dry_run() or result.objects is None:
+            if result.objects is None:
                 out: dict[str, Any] = vals
                 return out
             api = platform.cluster_access.reachable_client()
