@@ -16,6 +16,8 @@
     ├── AuditError                      the audit trail could not be written or verified
     ├── HealthCheckError                a health check failed or could not run
     ├── ClusterUnavailableError         a target cluster failed its pre-flight check
+    ├── AutomationError                 a Pulumi Automation API command failed (stack
+    │                                   select/create, config, up, preview, refresh, destroy)
     └── ToolchainError / SandboxError   the local platform (toolchain build, sandbox)
 
 Rules every raise follows:
@@ -143,6 +145,26 @@ class HealthCheckError(HelmEnterpriseError):
 class ClusterUnavailableError(HelmEnterpriseError):
     """A target cluster failed its pre-flight health check and the run may not proceed
     (``unreachable: fail``, or no cluster left to deploy to)."""
+
+
+class AutomationError(HelmEnterpriseError):
+    """A Pulumi command run through the Automation API failed.
+
+    Built only by :func:`helm_enterprise.automation.errors.from_command_error`, the one
+    classifier of Pulumi's ``CommandError``: the message is one line (the engine's
+    ``error:`` line, truncated, secrets redacted) and says what to do for the failures it
+    recognises. ``kind`` is that classification (``passphrase``, ``no-passphrase``,
+    ``locked``, ``not-found``, ``failed``); ``operation`` and ``stack`` name what was
+    attempted.
+    """
+
+    def __init__(
+        self, message: str, *, kind: str = "failed", operation: str = "", stack: str = ""
+    ) -> None:
+        self.kind = kind
+        self.operation = operation
+        self.stack = stack
+        super().__init__(message)
 
 
 class ToolchainError(HelmEnterpriseError):

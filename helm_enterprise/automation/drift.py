@@ -10,10 +10,15 @@ Per stack:
    ``pulumi refresh --preview-only`` through :meth:`Stack.preview_refresh` with
    ``show_secrets=False``; each ``ResOutputsEvent`` with op ``update``/``delete`` becomes a
    finding (:func:`helm_enterprise.drift.compare.decide_refresh`).
-4. **Release mode** (every ``helm.v3.Release``) — Helm's stored manifest against the live
-   objects (:mod:`helm_enterprise.drift.release`): refresh cannot see those edits.
+4. **Release mode** (every ``helm.v3.Release``) — the deployed revision against the one
+   the state says the stack applied (:mod:`helm_enterprise.drift.revision`: a hand
+   ``helm rollback``), and Helm's stored manifest against the live objects
+   (:mod:`helm_enterprise.drift.release`): refresh cannot see those edits.
 5. **Act** — every drifted object is a ``drift-found`` audit event; then report, warn, or
-   remediate: release mode by forced server-side apply of the manifest objects, chart mode
+   remediate: a release someone else rolled back or upgraded by ``pulumi up --target``
+   of its Helm resource (the component sees the foreign revision and upgrades back: no
+   refresh needed), the objects of the other releases by forced server-side apply of the
+   manifest objects, chart mode
    by ``pulumi up --refresh --target <drifted URNs>`` with forced applies
    (``PULUMI_K8S_ENABLE_PATCH_FORCE``: the provider would otherwise stop at the field
    conflict with whoever edited the object). A second check confirms the result.
@@ -31,16 +36,20 @@ from typing import Any
 
 from pulumi import automation as auto
 
+from helm_enterprise.automation.errors import message as command_message
+from helm_enterprise.automation.errors import pulumi_command as translate_command_errors
+from helm_enterprise.automation.verbosity import check_pulumi_verbosity
 from helm_enterprise.config._base import validate_model
 from helm_enterprise.config.drift import DriftIgnoreRule, DriftMode, DriftPolicy
 from helm_enterprise.config.stack import ClusterConfig
-from helm_enterprise.drift import act, inventory, release
+from helm_enterprise.drift import act, inventory, release, revision
 from helm_enterprise.drift.compare import decide_refresh, unknown
 from helm_enterprise.drift.findings import DriftState, ObjectFinding, ObjectRef
 from helm_enterprise.drift.live import KubeCluster
 from helm_enterprise.drift.report import Action, DriftRun, RemediationResult, StackReport
 from helm_enterprise.drift.rules import RuleSet, ScaleTarget
 from helm_enterprise.errors import ConfigError, HelmEnterpriseError, truncate
+from helm_enterprise.kube import ownership
 from helm_enterprise.kube.client import ClusterAccess
 
 CONFIG_KEY = "helm-enterprise:drift"
@@ -97,14 +106,6 @@ def stack_access(config: Mapping[str, auto.ConfigValue], work_dir: str | None) -
     if kubeconfig and work_dir and not Path(kubeconfig).expanduser().is_absolute():
         kubeconfig = str(Path(work_dir) / kubeconfig)
     return ClusterAccess(kubeconfig, cfg.context)
-
-
-def _command_error(err: Exception) -> str:
-    """The ``error:`` lines of a failed Pulumi command (output is secret-masked)."""
-    text = getattr(err, "stderr", "") or ""
-    stdout = getattr(err, "stdout", "") or ""
-    lines = [ln.strip() for ln in (text + "\n" + stdout).splitlines() if "error:" in ln]
-    return truncate(" | ".join(lines) or text or str(err), 600)
 
 
 class _StackCheck:
@@ -170,6 +171,9 @@ class _StackCheck:
                 ref = ObjectRef("helm.sh/v3", "Release", rel.name, rel.namespace, rel.release)
                 findings.append(unknown(ref, f"cluster {self.access.describe()} is not reachable"))
                 continue
+            level = self.revision_finding(cluster, rel)
+            if level is not None:
+                findings.append(level)
             drift = release.detect(cluster, rel.namespace, rel.name, self.rules)
             drift.findings = [
                 dataclasses.replace(f, ref=dataclasses.replace(f.ref, release=rel.release))
@@ -182,6 +186,21 @@ class _StackCheck:
             self.releases.append(drift)
             findings += drift.findings
         return findings
+
+    def revision_finding(
+        self, cluster: KubeCluster, rel: inventory.HelmReleaseRef
+    ) -> ObjectFinding | None:
+        """The release itself: deployed revision against the one the stack applied."""
+        ref = ObjectRef(
+            "helm.sh/v3", "Release", rel.name, rel.namespace, rel.release, "release", rel.urn
+        )
+        try:
+            history = cluster.history(rel.namespace, rel.name)
+        except HelmEnterpriseError as err:
+            return unknown(ref, str(err))
+        owner = ownership.owner_id(self.report.project or "", self.stack.name, rel.name)
+        applied = revision.Applied(rel.revision, rel.chart_version, owner)
+        return revision.decide(history, applied, ref)
 
     def refresh_findings(self) -> list[ObjectFinding]:
         events: list[Any] = []
@@ -196,7 +215,7 @@ class _StackCheck:
             )
         except auto.errors.CommandError as err:
             self.report.errors.append(
-                f"pulumi refresh --preview-only failed: {_command_error(err)}"
+                command_message(err, operation="refresh --preview-only", stack=self.stack.name)
             )
             return []
         findings = []
@@ -244,7 +263,13 @@ class _StackCheck:
     def remediate(self, cluster: KubeCluster | None) -> None:
         results: list[RemediationResult] = []
         drifted = self.report.drifted
+        foreign = [f for f in drifted if f.ref.via == "release" and f.ref.urn]
+        upgraded = {(f.ref.namespace, f.ref.name) for f in foreign}
+        if foreign:
+            results += self.upgrade_back(foreign)
         for drift in self.releases:
+            if (drift.namespace, drift.release) in upgraded:
+                continue  # the upgrade applied the desired manifest; the check below tells
             mine = [f for f in drifted if f.ref in drift.desired]
             if mine and cluster is not None:
                 self.say(f"re-applying {len(mine)} object(s) of release {drift.release}")
@@ -254,6 +279,25 @@ class _StackCheck:
         if targets:
             results += self.pulumi_up(targets)
         self.report.remediation = results
+
+    def upgrade_back(self, targets: list[ObjectFinding]) -> list[RemediationResult]:
+        """``pulumi up`` of the Helm resources (and what depends on them, health checks)
+        whose deployed revision someone else made: the component sees that revision and
+        upgrades back to the desired chart and values (kube/outofband.py)."""
+        urns = [str(f.ref.urn) for f in targets]
+        self.say(f"pulumi up --target ({len(urns)} Helm release(s) to upgrade back)")
+        try:
+            self.stack.up(
+                target=urns,
+                target_dependents=True,
+                show_secrets=False,
+                color="never",
+                on_output=_noop,
+            )
+        except auto.errors.CommandError as err:
+            message = command_message(err, operation="up", stack=self.stack.name)
+            return [RemediationResult(f.ref, False, message) for f in targets]
+        return [RemediationResult(f.ref, True, "pulumi up (upgraded back)") for f in targets]
 
     def pulumi_up(self, targets: list[ObjectFinding]) -> list[RemediationResult]:
         urns = [str(f.ref.urn) for f in targets]
@@ -267,7 +311,7 @@ class _StackCheck:
                 target=urns, refresh=True, show_secrets=False, color="never", on_output=_noop
             )
         except auto.errors.CommandError as err:
-            message = f"pulumi up failed: {_command_error(err)}"
+            message = command_message(err, operation="up --refresh", stack=self.stack.name)
             return [RemediationResult(f.ref, False, message) for f in targets]
         finally:
             ws.env_vars = before
@@ -279,7 +323,11 @@ class _StackCheck:
         try:
             self.load()
         except (HelmEnterpriseError, auto.errors.CommandError) as err:
-            message = str(err) if isinstance(err, HelmEnterpriseError) else _command_error(err)
+            message = (
+                str(err)
+                if isinstance(err, HelmEnterpriseError)
+                else command_message(err, operation="config/stack export", stack=self.stack.name)
+            )
             self.report.errors.append(message)
             return self.report
         api = None
@@ -339,7 +387,8 @@ def list_stacks(
 ) -> list[str]:
     """Every stack of the project in ``work_dir``."""
     ws = _workspace(work_dir, env, pulumi_command)
-    return sorted(s.name for s in ws.list_stacks())
+    with translate_command_errors("stack ls", "", env=env):
+        return sorted(s.name for s in ws.list_stacks())
 
 
 def _workspace(
@@ -367,6 +416,7 @@ def run(
     time; each in its own workspace). Stacks are reported in the order given."""
     if not stacks:
         raise ConfigError("no stacks to check", path="--stack", hint="name one, or use --all")
+    check_pulumi_verbosity(env)
     say = progress or _noop
 
     def one(name: str) -> StackReport:
@@ -376,7 +426,9 @@ def run(
         except auto.errors.StackNotFoundError:
             return StackReport(stack=name, errors=[f"stack {name} does not exist"])
         except auto.errors.CommandError as err:
-            return StackReport(stack=name, errors=[_command_error(err)])
+            return StackReport(
+                stack=name, errors=[command_message(err, operation="stack select", stack=name)]
+            )
         report = check_stack(stack, options, confirm=confirm, progress=say)
         say(f"{name}: done ({_summary_line(report)})")
         return report

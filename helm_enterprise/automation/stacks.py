@@ -32,6 +32,8 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from helm_enterprise.audit import emit
+from helm_enterprise.automation.errors import error_line, is_noise, message, redact
+from helm_enterprise.automation.verbosity import check_pulumi_verbosity
 from helm_enterprise.config.catalogue import CatalogueStack, StackCatalogue
 from helm_enterprise.errors import ClusterUnavailableError, ConfigError, truncate
 from helm_enterprise.kube import clusters as kube_clusters
@@ -163,19 +165,6 @@ def stack_config(
 
 
 _setup_lock = threading.Lock()
-_NOISE = ("update failed", "preview failed", "an unhandled error occurred")
-
-
-def error_line(text: str, limit: int = 300) -> str:
-    """The one line worth showing from a failed Pulumi run's output: its first
-    meaningful ``error:`` line, else its last line."""
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    errors = [ln.split("error:", 1)[1].strip() for ln in lines if "error:" in ln]
-    useful = [e for e in errors if e and not any(n in e for n in _NOISE)]
-    picked = (useful or errors or lines[-1:] or ["failed (no output)"])[0]
-    return truncate(picked, limit)
-
-
 # -- the fan-out ------------------------------------------------------------------------------
 
 
@@ -323,6 +312,7 @@ class AutomationOperator:
         env: Mapping[str, str] | None = None,
         pulumi_command: Any = None,
     ) -> None:
+        check_pulumi_verbosity(env)  # before any stack starts, not once per stack
         self.project_dir = project_dir
         self.env = dict(env or {})
         self.pulumi_command = pulumi_command
@@ -368,8 +358,15 @@ class AutomationOperator:
                 changes = st.preview(color="never", on_event=on_engine_event).change_summary
             return {str(getattr(k, "value", k)): v for k, v in changes.items()}
         except auto.errors.CommandError as err:
-            useful = [d for d in diagnostics if not any(n in d for n in _NOISE)]
-            line = error_line(useful[0]) if useful else error_line(str(err))
+            # The engine's diagnostics name the failing resource; without any (stack
+            # create/select, config, a lock) the classifier words the CLI's output.
+            useful = [d for d in diagnostics if not is_noise(d)]
+            secrets = [t for t, s in config.values() if s]
+            line = (
+                redact(error_line(useful[0]), secrets, self.env)
+                if useful
+                else message(err, operation=operation, stack=stack, env=self.env, secrets=secrets)
+            )
             raise StackFailed(line) from err
 
 

@@ -2,8 +2,9 @@
 
 Two stages:
 
-1. *config*: the stack file's ``helm-enterprise:*`` keys are validated with the same
-   models the program uses — no Pulumi, no cluster, milliseconds;
+1. *config*: the stack file's ``helm-enterprise:*`` keys are validated by the program's
+   own reader (:func:`~helm_enterprise.config.stack.read_stack_config`), so validate and
+   ``pulumi up`` accept the same stacks — no Pulumi, no cluster, milliseconds;
 2. *preview*: ``pulumi preview`` of the stack through the Automation API. The components
    report their findings (values.schema.json, ownership) to a file this command names,
    and a failed preview becomes a finding of its own. Nothing is changed.
@@ -20,8 +21,13 @@ from typing import Any
 
 import yaml
 
-from helm_enterprise.config._base import validate_model
-from helm_enterprise.config.stack import POLICY_SUMMARY_ENV, StackConfig
+from helm_enterprise.automation.errors import message as command_message
+from helm_enterprise.automation.verbosity import check_pulumi_verbosity
+from helm_enterprise.config.stack import (
+    POLICY_SUMMARY_ENV,
+    misspelt_keys,
+    read_stack_config,
+)
 from helm_enterprise.errors import ConfigError, truncate
 from helm_enterprise.policy.violations import finding_from_event
 from helm_enterprise.validation import FINDINGS_FILE_ENV, Finding, read_reported
@@ -81,11 +87,24 @@ def config_findings(work_dir: Path, stack: str) -> list[Finding]:
         for k, v in config.items()
         if isinstance(k, str) and k.startswith(CONFIG_PREFIX)
     }
+    # The program's own reader: it reads the keys it knows and leaves the others (e.g. a
+    # secret referenced as {config: key}) to the stack's author, as `pulumi up` does.
+    findings = [
+        Finding(
+            "warning",
+            "config",
+            "-",
+            f"{CONFIG_PREFIX}{key}",
+            "not a helm-enterprise setting: ignored (by pulumi up too)",
+            f"did you mean {CONFIG_PREFIX}{known}?",
+        )
+        for key, known in misspelt_keys(data)
+    ]
     try:
-        validate_model(StackConfig, data)
+        read_stack_config(data.get)
     except ConfigError as err:
-        return [Finding("error", "config", _release_of(p, data), p, m) for p, m in err.issues]
-    return []
+        findings += [Finding("error", "config", _release_of(p, data), p, m) for p, m in err.issues]
+    return findings
 
 
 def _release_of(path: str, data: dict[str, Any]) -> str:
@@ -111,6 +130,7 @@ def preview_findings(
     ``policy_packs``, the packs' violations too (mandatory: errors, advisory: warnings)."""
     from pulumi import automation as auto
 
+    check_pulumi_verbosity(env)
     with tempfile.TemporaryDirectory(prefix="he-validate-") as tmp:
         findings_file = Path(tmp) / "findings.jsonl"
         envvars = {**(env or {}), FINDINGS_FILE_ENV: str(findings_file)}
@@ -154,13 +174,7 @@ def preview_findings(
             reported = read_reported(findings_file) + policy
             findings.extend(reported)
             if not any(f.severity == "error" for f in reported):
-                findings.append(Finding("error", "preview", "-", stack, _preview_error(err)))
+                line = command_message(err, operation="preview", stack=stack, env=envvars)
+                findings.append(Finding("error", "preview", "-", stack, line))
             return findings
         return findings + read_reported(findings_file) + policy
-
-
-def _preview_error(err: Exception) -> str:
-    """The meaningful lines of a failed preview (its ``error:`` lines)."""
-    text = getattr(err, "stderr", "") or str(err)
-    lines = [ln.strip() for ln in text.splitlines() if "error:" in ln]
-    return truncate(" | ".join(lines) or text, 600)

@@ -18,6 +18,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from helm_enterprise.errors import ConfigError, HelmEnterpriseError
@@ -51,13 +52,26 @@ def handle_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except ConfigError as e:
-            err.print(f"[red]error:[/red] {e}", highlight=False)
+            # escape(): a message may hold brackets ("[secret]") that rich would eat.
+            err.print(f"[red]error:[/red] {escape(str(e))}", highlight=False)
             raise typer.Exit(2) from None
         except HelmEnterpriseError as e:
-            err.print(f"[red]error:[/red] {e}", highlight=False)
+            err.print(f"[red]error:[/red] {escape(str(e))}", highlight=False)
             log = getattr(e, "log_path", None)
             if log:
                 err.print(f"log: {log}", highlight=False)
+            raise typer.Exit(1) from None
+        except Exception as e:
+            # Last resort: an Automation API call that was not wrapped in pulumi_command
+            # still ends in one line (the classifier's), not in a traceback.
+            from pulumi.automation.errors import CommandError
+
+            if not isinstance(e, CommandError):
+                raise
+            from helm_enterprise.automation.errors import message
+
+            line = message(e, operation="command", stack="")
+            err.print(f"[red]error:[/red] {escape(line)}", highlight=False)
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
@@ -157,8 +171,9 @@ def rollback(
             highlight=False,
         )
         out.print(
-            "note: the next `pulumi up` re-applies the stack's desired state; pin the "
-            "version/values in config if this rollback should stick",
+            "note: the next `pulumi up` of the stack sees this revision was not made by it "
+            "and upgrades back to its desired state; pin the version/values in config (or "
+            "set rollback.restoreOutOfBand: false) if this rollback should stick",
             highlight=False,
         )
 

@@ -4,6 +4,14 @@ With a reachable cluster in the ambient kubeconfig (``$KUBECONFIG``) it deploys 
 otherwise (or with ``HELM_ENTERPRISE_TARGET=sandbox``) it builds what is missing and starts
 the local sandbox first. The deployment is a real ``pulumi up`` through the Automation API,
 streamed as progress.
+
+The stack's config is the committed template ``quickstart.yaml``; each run writes it to
+``Pulumi.<stack>.yaml``, which is not tracked. A stack file is not portable: Pulumi adds an
+``encryptionsalt`` made with the passphrase of one backend (the sandbox generates one per
+sandbox directory), and a salt from another machine makes ``pulumi stack init`` fail with
+"incorrect passphrase". So the salt of an existing stack file is kept only while that stack
+exists in the current backend; a new backend starts without one, and the checkout stays
+clean.
 """
 
 from __future__ import annotations
@@ -13,8 +21,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 import helm_enterprise
-from helm_enterprise.errors import HelmEnterpriseError, truncate
+from helm_enterprise.automation.errors import Failure, pulumi_command
+from helm_enterprise.automation.verbosity import check_pulumi_verbosity
+from helm_enterprise.errors import AutomationError, HelmEnterpriseError
 from helm_enterprise.kube.client import ClusterAccess
 
 
@@ -28,12 +40,66 @@ def project_dir() -> Path:
     )
 
 
+TEMPLATE = "quickstart.yaml"
+_HEADER = (
+    "# Written by `helm-enterprise quickstart` from {template} on every run: edit that file.\n"
+    "# Not tracked: the encryptionsalt below belongs to this machine's Pulumi passphrase.\n"
+)
+
+
+def _load(stack_file: Path) -> dict[str, Any]:
+    try:
+        doc = yaml.safe_load(stack_file.read_text())
+    except (OSError, yaml.YAMLError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def salt_of(stack_file: Path) -> str | None:
+    """The ``encryptionsalt`` of a stack file, or None (no file, no salt, not YAML)."""
+    salt = _load(stack_file).get("encryptionsalt")
+    return str(salt) if salt else None
+
+
+def write_stack_file(work: Path, stack: str, *, existing: bool) -> Path:
+    """Write ``Pulumi.<stack>.yaml`` from the template ``quickstart.yaml`` in ``work``.
+
+    ``existing``: the stack exists in the current backend, which made the existing file's
+    ``encryptionsalt``: keep that salt, and the config keys the template does not set (a
+    secret set with ``pulumi config set --secret`` is encrypted with it). Otherwise the
+    file is the template alone. A salt in the template is dropped. The file is rewritten
+    only when its content changes.
+    """
+    template = work / TEMPLATE
+    if not template.is_file():
+        raise HelmEnterpriseError(
+            f"{template} is missing: it is the quickstart's stack config template "
+            "(restore it from the repository)"
+        )
+    target = work / f"Pulumi.{stack}.yaml"
+    lines = template.read_text().splitlines(keepends=True)
+    body = "".join(ln for ln in lines if not ln.startswith("encryptionsalt:"))
+    old = _load(target) if existing else {}
+    doc = yaml.safe_load(body) or {}
+    config = doc.get("config") or {}
+    extra = {k: v for k, v in (old.get("config") or {}).items() if k not in config}
+    if extra:  # re-dumped: the template's comments give way to the author's own keys
+        body = yaml.safe_dump({**doc, "config": {**config, **extra}}, sort_keys=False)
+    text = _HEADER.format(template=TEMPLATE) + body.rstrip("\n") + "\n"
+    if old.get("encryptionsalt"):
+        text += f"encryptionsalt: {old['encryptionsalt']}\n"
+    if not target.is_file() or target.read_text() != text:
+        target.write_text(text)
+    return target
+
+
 def run_quickstart(stack: str, progress: Callable[[str], None]) -> dict[str, Any]:
     from pulumi import automation as auto
 
     from helm_enterprise.sandbox.platform import Sandbox, pulumi_state_dir
     from helm_enterprise.sandbox.toolchain import ensure
 
+    check_pulumi_verbosity()  # before the sandbox starts: the run would log secrets
     work = project_dir()
     target = os.environ.get("HELM_ENTERPRISE_TARGET", "auto")
     ambient = ClusterAccess()
@@ -54,16 +120,22 @@ def run_quickstart(stack: str, progress: Callable[[str], None]) -> dict[str, Any
     env.setdefault("PULUMI_CONFIG_PASSPHRASE", "")
     progress(f"pulumi up of stack {stack} in {work} on {where}")
     ws = auto.LocalWorkspace(work_dir=str(work), env_vars=env, pulumi_command=command)
-    st = auto.Stack.create_or_select(stack, ws)
     try:
+        with pulumi_command("stack select", stack, env=env):
+            st = auto.Stack.select(stack, ws)
+        exists = True
+    except AutomationError as err:
+        if err.kind != Failure.NOT_FOUND.value:
+            raise
+        exists = False
+    write_stack_file(work, stack, existing=exists)
+    if not exists:
+        with pulumi_command("stack init", stack, env=env):
+            st = auto.Stack.create(stack, ws)
+    with pulumi_command("up", stack, env=env):
         result = st.up(
             on_output=lambda line: progress(line.rstrip()), color="never", show_secrets=False
         )
-    except auto.errors.CommandError as err:
-        lines = [ln for ln in str(err).splitlines() if "error" in ln.lower()]
-        raise HelmEnterpriseError(
-            f"pulumi up failed: {truncate(' | '.join(lines) or str(err), 800)}"
-        ) from None
     releases = result.outputs.get("releases")
     value = releases.value if releases else {}
     summary = (

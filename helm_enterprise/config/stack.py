@@ -16,11 +16,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import difflib
+from collections.abc import Callable, Iterable
+from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
-from helm_enterprise.config._base import Model
+from helm_enterprise.config._base import Model, validate_model
 from helm_enterprise.config.audit import AuditConfig
 from helm_enterprise.config.drift import DriftPolicy
 from helm_enterprise.config.multicluster import MultiClusterReleaseConfig, stack_issues
@@ -206,6 +208,37 @@ class StackConfig(Model):
             path, message = issues[0]
             raise ValueError(f"{path}: {message}")
         return self
+
+
+STACK_KEYS: tuple[str, ...] = tuple(f.alias or name for name, f in StackConfig.model_fields.items())
+"""The keys of the ``helm-enterprise:`` config namespace the root program reads (camelCase,
+as in stack files): exactly the fields of :class:`StackConfig`."""
+
+
+def read_stack_config(get: Callable[[str], Any]) -> StackConfig:
+    """The stack's :class:`StackConfig`, from ``get(key)``: the value of
+    ``helm-enterprise:<key>`` parsed like Pulumi's ``Config.get_object``, or None if unset.
+
+    The one reader of stack config, shared by the root program (``get`` is
+    ``pulumi.Config("helm-enterprise").get_object``) and ``helm-enterprise validate`` (``get``
+    reads the stack file), so the two accept and reject the same stacks. Only
+    :data:`STACK_KEYS` are read: other keys of the namespace belong to the stack's author,
+    e.g. a secret referenced as ``{config: vaultSecretId}``. Raises ``ConfigError``.
+    """
+    data = {key: value for key in STACK_KEYS if (value := get(key)) is not None}
+    return validate_model(StackConfig, data)
+
+
+def misspelt_keys(keys: Iterable[str]) -> list[tuple[str, str]]:
+    """``(key, known key)`` for each key that is not one of :data:`STACK_KEYS` but looks
+    like a misspelling of one (``release`` → ``releases``). The program ignores such keys
+    like any other key of the stack's author; ``validate`` warns about them."""
+    found = []
+    for key in keys:
+        close = [] if key in STACK_KEYS else difflib.get_close_matches(key, STACK_KEYS, 1, 0.8)
+        if close:
+            found.append((key, close[0]))
+    return found
 
 
 def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:

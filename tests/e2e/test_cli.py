@@ -64,3 +64,21 @@ def test_validate_clean_stack_exits_zero(sb: Env, project, namespace: str) -> No
     proc = validate(sb, p)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "no findings" in proc.stdout
+
+
+def test_validate_accepts_a_config_reference_to_a_secret_as_pulumi_up_does(
+    sb: Env, project, namespace: str
+) -> None:
+    # docs/features/secrets.md: `pulumi config set --secret vaultSecretId ...` and
+    # `secretId: {config: vaultSecretId}`; validate once rejected the extra key.
+    p = project()
+    p.releases([hello(namespace)])
+    p.config(
+        "helm-enterprise:vault",
+        {"auth": {"method": "approle", "roleId": "e2e", "secretId": {"config": "vaultSecretId"}}},
+    )
+    p.config("helm-enterprise:vaultSecretId", "e2e-secret-id-value", secret=True)
+    proc = validate(sb, p, "--config-only")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "no findings" in proc.stdout
+    assert "e2e-secret-id-value" not in proc.stdout + proc.stderr
