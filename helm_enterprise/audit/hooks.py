@@ -251,6 +251,39 @@ def _current_run() -> object:
     return get_monitor()
 
 
+def start_callback_server() -> None:
+    """Start the Pulumi SDK's callback server — the gRPC endpoint through which the engine
+    calls hook functions — once per program run, before the first hook is created.
+
+    Why (issue 10): every ``pulumi.ResourceHook`` registers itself from a task of its own,
+    and the SDK creates the callback server lazily in ``settings._get_callbacks()`` with no
+    lock, so the six to eight hooks of an audited release each start a ``grpc.aio`` server
+    of their own, during the first event-loop turns after the program body. When the
+    program fails within those turns — an ``apply`` that raises at once, such as the chart
+    fetch of the schema check when the repository credentials were already read from Vault
+    — the SDK's shutdown (``_shutdown_callbacks``) stops servers whose ``start()`` is still
+    in flight, and grpc's aio layer dies with SIGSEGV: the user sees ``program exited with
+    non-zero exit code: -1`` and never the error. Credentials that are Outputs (stack
+    config, Kubernetes Secrets) only delayed the failure past the start-up, by luck.
+    Started here, synchronously (as the SDK itself does before registering a stack
+    transform), and cached where the hook registrations look for it, there is one server,
+    running before any hook registers, and a failure stops a started server cleanly.
+    """
+    from pulumi.runtime import settings
+    from pulumi.runtime.proto import resource_pb2
+    from pulumi.runtime.sync_await import _sync_await
+
+    if settings.get_monitor() is None or settings.SETTINGS.callbacks is not None:
+        return  # not in a program, or already started (e.g. hooks bound in a transform)
+    if not settings.monitor_supports_feature(resource_pb2.RESOURCE_MONITOR_FEATURE_RESOURCE_HOOKS):
+        return  # the SDK reports an engine without hooks when a hook registers
+    servicer = _sync_await(settings._get_callbacks())
+    # _get_callbacks() caches the server in a context variable, set inside the task that
+    # ran it: neither the program nor the hook registrations it starts would see it, and
+    # each would start a server again. Cache it in the program's own context.
+    settings.SETTINGS.callbacks = servicer
+
+
 def shared_hooks() -> dict[str, Any]:
     """The program-wide delete and error hooks (registered once per program run).
 
@@ -278,6 +311,7 @@ def lifecycle_hooks(
     *,
     delete: bool = False,
     on_error: bool = True,
+    after_failed_update: Callable[[pulumi.ErrorHookArgs], None] | None = None,
 ) -> pulumi.ResourceHookBinding:
     """Resource hooks that record the lifecycle of one release's Helm resource.
 
@@ -290,7 +324,12 @@ def lifecycle_hooks(
         delete: also record deletes; then ``pulumi destroy`` needs ``--run-program``
             (``helm-enterprise:audit.recordDeletes``).
         on_error: record failed operations through an error hook.
+        after_failed_update: called with the error hook's arguments when an update of the
+            resource fails, after the failure is recorded: e.g. to record the rollback
+            Helm's atomic upgrade performed (:class:`helm_enterprise.Release` does). Its
+            errors become a warning; the engine never retries.
     """
+    start_callback_server()  # before any hook exists: see its docstring
     known = _Details(details or {})
     _details[release_name] = known
     namespace = (details or {}).get("namespace")
@@ -320,6 +359,19 @@ def lifecycle_hooks(
             binding.after_delete = [shared["after_delete"]]
         if on_error:
             binding.on_error = [shared["on_error"]]
+    if after_failed_update is not None:
+        follow_up = after_failed_update
+
+        def after_failure(args: pulumi.ErrorHookArgs) -> bool:
+            if args.failed_operation == "update":
+                try:
+                    follow_up(args)
+                except Exception as err:  # the audit trail never fails a deployment
+                    warn(f"audit: after the failed update of {release_name}: {err}")
+            return False  # never ask the engine to retry
+
+        name = _unique(f"audit-{release_name}-after-failed-update")
+        binding.on_error = [*(binding.on_error or []), pulumi.ErrorHook(name, after_failure)]
     return binding
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 import pytest
+from pulumi.runtime._callbacks import _CallbackServicer
 
 from helm_enterprise.audit import AuditLog, Auditor, set_auditor
 from helm_enterprise.audit import hooks as audit_hooks
@@ -35,6 +36,20 @@ class HookMonitor(RecordingMonitor):
     def __init__(self, mocks: Mocks) -> None:
         super().__init__(mocks)
         self.hooks: dict[str, dict[str, list[str]]] = {}
+        # Each hook registration: (hook name, callback server it names, servers then).
+        self.hook_registrations: list[tuple[str, str, int]] = []
+
+    def _hook(self, request: Any) -> None:
+        servers = len(_CallbackServicer._servicers)
+        self.hook_registrations.append((request.name, request.callback.target, servers))
+
+    def RegisterResourceHook(self, request: Any) -> Any:
+        self._hook(request)
+        return super().RegisterResourceHook(request)
+
+    def RegisterErrorHook(self, request: Any) -> Any:
+        self._hook(request)
+        return super().RegisterErrorHook(request)
 
     def RegisterResource(self, request: Any) -> Any:
         result = super().RegisterResource(request)
@@ -195,6 +210,27 @@ def test_the_helm_resource_gets_named_hooks() -> None:
     assert bound["on_error"] == ["audit-on-error"]
 
 
+def test_one_callback_server_is_running_before_any_hook_registers() -> None:
+    """Issue 10: the SDK starts its callback server lazily, once per hook registration task,
+    and a program error in those first event-loop turns stopped servers still starting
+    (SIGSEGV in grpc, exit code -1). The hooks now find one server, started in the program
+    body before the first of them registers."""
+    servers_in_body: list[int] = []
+
+    def body() -> None:
+        lifecycle_hooks("web", {"namespace": "shop"}, delete=True)
+        lifecycle_hooks("api", {"namespace": "shop"})
+        servers_in_body.append(len(_CallbackServicer._servicers))
+
+    monitor = run_hooked(body)
+    assert servers_in_body == [1]  # started synchronously, while the body ran
+    registered = monitor.hook_registrations
+    # 4 hooks per release, plus the program-wide before/after delete and on-error hooks.
+    assert len(registered) == 2 * 4 + 3
+    assert len({target for _name, target, _servers in registered}) == 1
+    assert {servers for _name, _target, servers in registered} == {1}
+
+
 def test_without_deletes_destroy_needs_no_program() -> None:
     _binding, monitor = run(delete=False)
     assert monitor.hooks["web-release"]["before_delete"] == []
@@ -292,6 +328,58 @@ def test_a_failed_operation_is_recorded_and_not_retried(trail: AuditLog) -> None
     assert (failed["action"], failed["phase"], failed["result"]) == ("update", "after", "failed")
     assert failed["error"] == "timed out waiting for the condition"
     assert failed["duration_seconds"] is not None
+
+
+def test_an_atomic_release_follows_a_failed_update_up() -> None:
+    """With atomic upgrades the Release binds a second error hook, which records the
+    rollback Helm performed (tests/unit/kube/test_rollback.py); without, it does not."""
+    try:
+        audited_platform()
+        atomic = run_hooked(lambda: Release("web", {"namespace": "shop", "chart": LOCAL}))
+        plain = run_hooked(
+            lambda: Release(
+                "api", {"namespace": "shop", "chart": LOCAL, "rollback": {"atomic": False}}
+            )
+        )
+    finally:
+        set_default_platform(None)
+    assert atomic.hooks["web-release"]["on_error"] == [
+        "audit-on-error",
+        "audit-web-after-failed-update",
+    ]
+    assert plain.hooks["api-release"]["on_error"] == ["audit-on-error"]
+
+
+def test_the_follow_up_of_a_failed_update_runs_once_and_never_fails(
+    trail: AuditLog, caplog: pytest.LogCaptureFixture
+) -> None:
+    seen: list[str] = []
+
+    def follow_up(a: pulumi.ErrorHookArgs) -> None:
+        seen.append(a.failed_operation)
+        raise RuntimeError("cluster gone")
+
+    holder: dict[str, pulumi.ResourceHookBinding] = {}
+
+    def body() -> None:
+        holder["b"] = lifecycle_hooks("web", {"namespace": "shop"}, after_failed_update=follow_up)
+
+    run_hooked(body)
+    hooks = holder["b"].on_error or []
+    assert [h.name for h in hooks] == ["audit-on-error", "audit-web-after-failed-update"]
+    for operation in ("create", "update"):
+        failed = pulumi.ErrorHookArgs(
+            URN,
+            "web-id",
+            "web-release",
+            "kubernetes:helm.sh/v3:Release",
+            new_inputs=helm_inputs(),
+            failed_operation=operation,
+            errors=["boom"],
+        )
+        assert hooks[1](failed) is False
+    assert seen == ["update"]
+    assert "after the failed update of web: cluster gone" in caplog.text
 
 
 def test_a_broken_log_never_fails_the_hook(tmp_path: Any, caplog: pytest.LogCaptureFixture) -> None:
