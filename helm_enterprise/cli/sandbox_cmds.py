@@ -103,14 +103,14 @@ def status(component: ComponentsOpt = None, as_json: JsonOpt = False) -> None:
     if as_json:
         emit_json(rows)
         return
-    table = Table("component", "process", "pid", "ready", "log")
+    table = Table("component", "process", "pid", "state", "log")
     for r in rows:
         table.add_row(
             str(r["component"]),
             str(r.get("name", "")),
             str(r.get("pid") or "-"),
-            "yes" if r.get("ready") else "no",
-            str(r.get("log", "")),
+            str(r.get("state", "ready" if r.get("ready") else "-")),
+            str(r.get("log") or "-"),
         )
     out.print(table)
 

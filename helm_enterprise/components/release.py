@@ -13,16 +13,18 @@ resolved (batched Vault reads, Pulumi secrets) → chart source resolved → pre
 checks against the cluster when it is reachable (ownership, stuck-release recovery) →
 children registered (namespace, the Helm resource; in chart mode an ownership record).
 Values checked against the chart's values.schema.json gate the Helm resource, so a schema
-violation fails ``pulumi preview`` before anything is applied.
+violation fails ``pulumi preview`` before anything is applied. So do the checks of the
+rendered chart (tenancy, server dry run, chart mode's Helm hooks), sharing one render.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal, TypedDict
 
@@ -36,15 +38,34 @@ from helm_enterprise.components.policy_summary import PolicySummary
 from helm_enterprise.config._base import format_duration, validate_model
 from helm_enterprise.config.release import ReleaseConfig, effective_timeouts
 from helm_enterprise.config.secrets import SecretKeyRef
-from helm_enterprise.errors import HelmEnterpriseError, SecretBackendError, ValidationError
+from helm_enterprise.errors import (
+    ConfigError,
+    HelmEnterpriseError,
+    SecretBackendError,
+    ValidationError,
+)
 from helm_enterprise.health.resource import HealthCheckResource
-from helm_enterprise.kube import helm_storage, ownership, postrender, recovery
-from helm_enterprise.kube.render import Rendered, rendered_output
+from helm_enterprise.kube import (
+    helm_hooks,
+    helm_storage,
+    outofband,
+    ownership,
+    postrender,
+    recovery,
+)
+from helm_enterprise.kube.render import Rendered, render_captured, rendered_output
+from helm_enterprise.kube.rollback import (
+    HistoryReader,
+    cluster_history,
+    record_automatic_rollback,
+)
 from helm_enterprise.policy.render import policy_summary
 from helm_enterprise.secrets.inject import SecretInjector
 from helm_enterprise.sources import ResolvedChart, SourceContext, resolve_chart, scope_for
-from helm_enterprise.sources.chartfile import read_chart
+from helm_enterprise.sources.chartfile import may_mention, read_chart
+from helm_enterprise.tenancy.checks import check_untenanted_release
 from helm_enterprise.tenancy.gate import check_transformed, gate_values, release_scope
+from helm_enterprise.tenancy.live import read_namespace
 from helm_enterprise.validation import Finding, check_schema, errors, report
 from helm_enterprise.validation.server import server_dry_run
 
@@ -67,6 +88,7 @@ class ReleaseArgs(TypedDict, total=False):
     rollback: dict[str, Any]
     validation: dict[str, Any]
     roll_on_secret_change: dict[str, Any]
+    chart_mode: dict[str, Any]
     wait: bool
     wait_for_jobs: bool
     description: str
@@ -83,6 +105,31 @@ def _to_config(resource_name: str, args: ReleaseArgs | ReleaseConfig, field: str
     data = dict(args)
     data.setdefault("name", resource_name)
     return validate_model(ReleaseConfig, data, field)
+
+
+def atomic_rollback_recorder(
+    cfg: ReleaseConfig, history: HistoryReader, window_seconds: int
+) -> Callable[[pulumi.ErrorHookArgs], None]:
+    """What runs after a failed update of the Helm resource: Helm's ``atomic`` upgrade may
+    have rolled the release back inside the provider, which the engine reports only as the
+    update's error. Helm's history tells (see :func:`kube.rollback.automatic_rollback`);
+    when it did, a ``rollback`` record pair is written. ``window_seconds`` (the update's
+    timeout) keeps an older rollback from being recorded again."""
+
+    def after_failed_update(args: pulumi.ErrorHookArgs) -> None:
+        status = (args.old_outputs or {}).get("status")
+        revision = status.get("revision") if isinstance(status, Mapping) else None
+        before = int(revision) if isinstance(revision, int | float) else None
+        record_automatic_rollback(
+            cfg.name,
+            cfg.namespace,
+            before_revision=before,
+            error=args.errors[0] if args.errors else "the update failed",
+            history=history,
+            not_before=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=window_seconds + 60),
+        )
+
+    return after_failed_update
 
 
 class Release(pulumi.ComponentResource):
@@ -130,6 +177,7 @@ class Release(pulumi.ComponentResource):
         self._tenancy = release_scope(cfg, platform.tenants, platform.tiers, field)
         super().__init__(TYPE_TOKEN, resource_name, None, opts)
         self.config = cfg
+        self._field = field  # where this release is in stack config, for messages
         self._name = resource_name
         self._base_dir = platform.base_dir
         self._secret_reads: dict[tuple[str, str], k8s.core.v1.Secret] = {}
@@ -157,7 +205,7 @@ class Release(pulumi.ComponentResource):
             ),
         )
 
-        replace = self._pre_apply_checks(platform, owner)
+        replace, revision = self._pre_apply_checks(platform, owner)
 
         timeouts_install = effective_timeouts("install", platform.timeouts, cfg.timeouts)
         timeouts_upgrade = effective_timeouts("upgrade", platform.timeouts, cfg.timeouts)
@@ -189,6 +237,8 @@ class Release(pulumi.ComponentResource):
             )
         if rendered is not None and server_gate:
             values = self._gate_on_server_dry_run(platform, rendered, values)
+        if cfg.mode == "chart":  # helm.v4.Chart leaves Helm hooks out: say so, or refuse
+            values = self._gate_on_hooks(chart, values, rendered, field)
         self.policy_summary: PolicySummary | None = None
         if policy_on:
             # What the policy pack checks (T4.2): release facts and, in release mode, the
@@ -257,7 +307,7 @@ class Release(pulumi.ComponentResource):
         )
 
         if cfg.mode == "release":
-            rel = self._release(cfg, chart, values, helm_timeout, replace, helm_opts)
+            rel = self._release(cfg, chart, values, helm_timeout, replace, revision, helm_opts)
             self.status = rel.status.status
             self.revision = rel.status.revision
             self.namespace = rel.status.namespace
@@ -330,6 +380,7 @@ class Release(pulumi.ComponentResource):
         values: pulumi.Input[dict[str, Any]],
         helm_timeout: int,
         replace: bool,
+        revision: outofband.Decision,
         opts: pulumi.ResourceOptions,
     ) -> k8s.helm.v3.Release:
         native = chart.repository_opts(False)
@@ -349,7 +400,9 @@ class Release(pulumi.ComponentResource):
                 timeout=helm_timeout,
                 skip_await=not cfg.wait,
                 wait_for_jobs=cfg.wait_for_jobs,
-                description=cfg.description,
+                # This stack's mark (kube/outofband.py): a revision without it was made
+                # by someone else and is upgraded back.
+                description=revision.description,
                 replace=replace or None,
                 create_namespace=False,
                 # Every object Helm applies gets the ownership labels (X.6).
@@ -358,9 +411,15 @@ class Release(pulumi.ComponentResource):
                 ),
             ),
             # `replace` only matters for the install that recovers a failed first install;
-            # ignoring it in diffs keeps later runs from upgrading for nothing.
+            # ignoring it in diffs keeps later runs from upgrading for nothing. The recorded
+            # description is kept unless a new one restores an out-of-band revision.
             opts=pulumi.ResourceOptions.merge(
-                opts, pulumi.ResourceOptions(ignore_changes=["replace"])
+                opts,
+                pulumi.ResourceOptions(
+                    ignore_changes=["replace", "description"]
+                    if revision.keep_recorded
+                    else ["replace"]
+                ),
             ),
         )
 
@@ -381,10 +440,20 @@ class Release(pulumi.ComponentResource):
             "commit": chart.commit,
             "tenant": cfg.tenant,
         }
+        upgrade = effective_timeouts("upgrade", platform.timeouts, cfg.timeouts)
         return lifecycle_hooks(
             cfg.name,
             {k: v for k, v in details.items() if v is not None},
             delete=platform.audit.record_deletes,
+            after_failed_update=(
+                atomic_rollback_recorder(
+                    cfg,
+                    cluster_history(platform.cluster_access),
+                    upgrade.deploy_start + upgrade.readiness,
+                )
+                if cfg.rollback.atomic
+                else None
+            ),
         )
 
     def _chart(
@@ -582,16 +651,70 @@ class Release(pulumi.ComponentResource):
 
         return pulumi.Output.all(rendered, values).apply(check)
 
-    def _pre_apply_checks(self, platform: Platform, owner: str) -> bool:
-        """Ownership and stuck-release checks against the live cluster; returns whether
-        the install must re-use a failed release's name (``replace``)."""
+    def _gate_on_hooks(
+        self,
+        chart: ResolvedChart,
+        values: pulumi.Input[dict[str, Any]],
+        rendered: pulumi.Output[Rendered] | None,
+        field: str,
+    ) -> pulumi.Output[dict[str, Any]]:
+        """Chart mode: ``values`` once the chart's Helm hooks (which ``helm.v4.Chart`` does
+        not run) were reported — a warning naming each one (``chartMode.hooks: warn``) or
+        a ConfigError (``refuse``). Uses the release's render when there is one; otherwise
+        renders only a chart whose files (or values) mention ``helm.sh/hook`` at all."""
         cfg = self.config
+        setting = f"{field}.chartMode.hooks" if field else "chartMode.hooks"
+
+        async def check(args: list[Any]) -> dict[str, Any]:
+            path, vals, result = args
+            out: dict[str, Any] = vals
+            if result is None:
+                mentioned = may_mention(Path(path), helm_hooks.HOOK_ANNOTATION) or (
+                    helm_hooks.HOOK_ANNOTATION in json.dumps(vals, default=str)
+                )
+                if not mentioned:
+                    return out
+                result = await render_captured(
+                    path, vals, release=cfg.name, namespace=cfg.namespace, parent=self
+                )
+            if result.objects is None:
+                # Not the error text: it may quote values. The Chart resource fails with it.
+                pulumi.log.warn(
+                    "the chart could not be rendered to look for Helm hooks", resource=self
+                )
+                return out
+            finding = helm_hooks.decide(
+                cfg.name, helm_hooks.hooks_in(result.objects), cfg.chart_mode.hooks, setting
+            )
+            if finding is None:
+                return out
+            report([finding])
+            if finding.severity == "error":
+                record_validation_failure(
+                    cfg.name, [finding], check=finding.check, namespace=cfg.namespace
+                )
+                raise ConfigError(f"{cfg.name}: {finding.message}", path=setting, hint=finding.hint)
+            pulumi.log.warn(finding.line(), resource=self)
+            return out
+
+        return pulumi.Output.all(chart.local_files(), values, rendered).apply(check)
+
+    def _pre_apply_checks(self, platform: Platform, owner: str) -> tuple[bool, outofband.Decision]:
+        """Ownership, stuck-release and out-of-band-revision checks against the live
+        cluster; returns whether the install must re-use a failed release's name
+        (``replace``) and what the deployed revision is (its description input)."""
+        cfg = self.config
+        unread = outofband.decide(
+            None, owner=owner, base=cfg.description, restore=cfg.rollback.restore_out_of_band
+        )
         if not (
             cfg.validation.ownership
             or cfg.rollback.recover_pending
             or cfg.rollback.recover_failed_install
+            or (cfg.mode == "release" and cfg.rollback.restore_out_of_band)
         ):
-            return False
+            # Nothing reads the cluster: the description follows the config alone.
+            return False, dataclasses.replace(unread, keep_recorded=False)
         access = platform.cluster_access
         api = access.reachable_client()
         if api is None:
@@ -599,7 +722,7 @@ class Release(pulumi.ComponentResource):
                 f"cluster {access.describe()} not reachable: ownership and recovery checks skipped",
                 resource=self,
             )
-            return False
+            return False, unread
         try:
             findings: list[Finding] = []
             if cfg.validation.ownership:
@@ -607,9 +730,21 @@ class Release(pulumi.ComponentResource):
                 report(findings)
             if errors(findings):
                 raise self._refused("\n".join(f.line() for f in findings), findings, "ownership")
+            if cfg.validation.ownership and cfg.tenant is None:
+                # Not the Tenant gate (this release has none): whose namespace is it?
+                live = read_namespace(api, cfg.namespace)
+                untenanted = check_untenanted_release(cfg, live, self._field)
+                if untenanted is not None:
+                    report([untenanted])
+                    pulumi.log.warn(untenanted.line(), resource=self)
             if cfg.mode != "release":
-                return False
+                return False, unread
             history = helm_storage.history(api, cfg.namespace, cfg.name)
+            revision = outofband.decide(
+                history, owner=owner, base=cfg.description, restore=cfg.rollback.restore_out_of_band
+            )
+            if revision.state is outofband.RevisionState.OUT_OF_BAND:
+                pulumi.log.warn(f"{cfg.namespace}/{cfg.name}: {revision.message}", resource=self)
             owners = ownership.manifest_owners(history[-1].manifest) if history else set()
             timeouts = effective_timeouts("upgrade", platform.timeouts, cfg.timeouts)
             decision = recovery.decide(
@@ -620,14 +755,14 @@ class Release(pulumi.ComponentResource):
                 recover_pending=cfg.rollback.recover_pending,
                 recover_failed_install=cfg.rollback.recover_failed_install,
             )
-            return self._act(api, decision)
+            return self._act(api, decision), revision
         except HelmEnterpriseError:
             raise
         except Exception as err:
             pulumi.log.warn(
                 f"pre-apply checks could not complete: {type(err).__name__}: {err}", resource=self
             )
-            return False
+            return False, unread
         finally:
             api.close()
 

@@ -270,7 +270,10 @@ class RollbackPolicy(Model):
     * ``history_limit`` — Helm revisions kept (``max_history``);
     * ``recover_pending`` — a release stuck in pending-install/upgrade/rollback (a killed CI
       job) is marked failed so the next ``pulumi up`` can proceed;
-    * ``recover_failed_install`` — a first install that failed may be replaced.
+    * ``recover_failed_install`` — a first install that failed may be replaced;
+    * ``restore_out_of_band`` — a deployed revision this stack did not make (a hand
+      ``helm rollback``/``helm upgrade``) is upgraded back to the desired state by the next
+      ``pulumi up`` (release mode; false: only a warning).
     """
 
     atomic: bool = True
@@ -278,6 +281,7 @@ class RollbackPolicy(Model):
     history_limit: int = Field(default=10, ge=1, le=256)
     recover_pending: bool = True
     recover_failed_install: bool = True
+    restore_out_of_band: bool = True
 
 
 class ValidationPolicy(Model):
@@ -315,6 +319,20 @@ class RollOnSecretChange(Model):
         return v
 
 
+class ChartModeOptions(Model):
+    """Settings of chart mode (``mode: chart``, ``helm.v4.Chart``), which applies the
+    rendered objects itself and so never runs the chart's Helm hooks (pre-/post-install,
+    upgrade, delete, rollback Jobs and the like).
+
+    ``hooks`` — what to do about a chart that has hooks, checked on every preview and up:
+    ``warn`` (default) deploys without them and warns with each hook's kind/name and
+    events; ``refuse`` fails the preview with one line naming them (use release mode to
+    have Helm run them).
+    """
+
+    hooks: Literal["warn", "refuse"] = "warn"
+
+
 class ReleaseConfig(Model):
     """One Helm release managed by helm_enterprise."""
 
@@ -329,8 +347,10 @@ class ReleaseConfig(Model):
     rollback: RollbackPolicy = Field(default_factory=RollbackPolicy)
     validation: ValidationPolicy = Field(default_factory=ValidationPolicy)
     roll_on_secret_change: RollOnSecretChange = Field(default_factory=RollOnSecretChange)
+    chart_mode: ChartModeOptions = Field(default_factory=ChartModeOptions)
     wait: bool = True
     wait_for_jobs: bool = False
+    # Helm's description of each revision; the stack's mark is appended (kube/outofband.py).
     description: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)
     depends_on: list[str] = Field(default_factory=list)
@@ -361,3 +381,10 @@ class ReleaseConfig(Model):
     @classmethod
     def _secret_paths(cls, v: dict[str, Any]) -> dict[str, Any]:
         return value_paths(v)
+
+    @model_validator(mode="after")
+    def _chart_mode_only(self) -> ReleaseConfig:
+        # A setting nothing would read is a mistake to report, not to ignore.
+        if self.mode != "chart" and "chart_mode" in self.model_fields_set:
+            raise ValueError("chartMode: applies to mode: chart only; remove it or set mode: chart")
+        return self

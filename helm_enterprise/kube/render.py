@@ -2,8 +2,10 @@
 
 pulumi-kubernetes exposes Helm's ``template`` as the invoke ``kubernetes:helm:template``
 (``helm.v3.Chart`` uses it). Dry-run checks that need the objects of a release-mode
-release — tenancy, the policy summary — render through it, so what they check is what
-Helm will apply: the same Helm library, the same provider and cluster capabilities.
+release — tenancy, the policy summary, the server-side dry run, chart mode's hook check —
+render through it, so what they check is what Helm will apply: the same Helm library, the
+same provider and cluster capabilities. The Release component renders at most once per run
+and hands the one :class:`Rendered` to every check that needs it.
 """
 
 from __future__ import annotations
@@ -82,6 +84,25 @@ class Rendered:
     error: str | None = None
 
 
+async def render_captured(
+    chart_path: str | Path,
+    values: Mapping[str, Any] | None,
+    *,
+    release: str,
+    namespace: str,
+    parent: pulumi.Resource | None = None,
+) -> Rendered:
+    """:func:`render`, with a failure captured in :class:`Rendered` so that each consumer
+    decides what a failed render means for it (a warning, or a failed gate)."""
+    try:
+        objects = await render(
+            chart_path, values or {}, release=release, namespace=namespace, parent=parent
+        )
+    except Exception as err:  # captured, not swallowed: consumers report it
+        return Rendered(None, f"{type(err).__name__}: {err}")
+    return Rendered(objects)
+
+
 def rendered_output(
     chart_path: pulumi.Input[Path],
     values: pulumi.Input[Mapping[str, Any]],
@@ -90,17 +111,12 @@ def rendered_output(
     namespace: str,
     parent: pulumi.Resource | None = None,
 ) -> pulumi.Output[Rendered]:
-    """Render once; failures are captured in :class:`Rendered` so that each consumer
-    decides what a failed render means for it (a warning, or a failed gate)."""
+    """Render once, as an Output (see :func:`render_captured`)."""
 
     async def go(args: list[Any]) -> Rendered:
         path, vals = args
-        try:
-            objects = await render(
-                path, vals or {}, release=release, namespace=namespace, parent=parent
-            )
-        except Exception as err:  # captured, not swallowed: consumers report it
-            return Rendered(None, f"{type(err).__name__}: {err}")
-        return Rendered(objects)
+        return await render_captured(
+            path, vals, release=release, namespace=namespace, parent=parent
+        )
 
     return pulumi.Output.all(chart_path, values).apply(go)

@@ -66,6 +66,26 @@ def _not_zombie(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+def ever_started(names: Sequence[str], pid_dir: Path, log_dir: Path) -> bool:
+    """Whether any of the services ``names`` was ever started in this sandbox: a start
+    leaves a pid file (removed by stop) and a log (kept). A component that never started
+    has nothing to stop and nothing to report, and reading its configuration would need
+    binaries and certificates that may not exist (``sandbox status``/``down``)."""
+    return any((pid_dir / f"{n}.pid").exists() or (log_dir / f"{n}.log").exists() for n in names)
+
+
+def not_started(name: str) -> dict[str, object]:
+    """The status entry of a service that never started (same keys as ``describe``)."""
+    return {
+        "name": name,
+        "pid": None,
+        "running": False,
+        "ready": False,
+        "state": "not started",
+        "log": "",
+    }
+
+
 @dataclasses.dataclass
 class Service:
     """One long-running process of the sandbox."""
@@ -185,5 +205,6 @@ class Service:
             "pid": pid,
             "running": pid is not None,
             "ready": ready,
+            "state": "ready" if ready else "running" if pid is not None else "stopped",
             "log": str(self.log_file),
         }

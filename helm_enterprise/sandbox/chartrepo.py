@@ -17,6 +17,7 @@ the properties, never from logs.
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
 import shutil
@@ -34,7 +35,7 @@ from helm_enterprise.errors import SandboxError, truncate
 from helm_enterprise.sandbox import _paths
 from helm_enterprise.sandbox._nginx import htpasswd, nginx_service
 from helm_enterprise.sandbox._pki import Pki, write_private
-from helm_enterprise.sandbox._process import Service, port_open
+from helm_enterprise.sandbox._process import Service, ever_started, not_started, port_open
 from helm_enterprise.sandbox.toolchain import Toolchain
 
 Progress = Callable[[str], None]
@@ -73,12 +74,16 @@ class ChartRepository:
     """HTTP chart repository + OCI registry of the sandbox."""
 
     name = "chartrepo"
+    PROCESSES = ("chartrepo-nginx", "chartrepo-registry")  # start order
 
     def __init__(self, toolchain: Toolchain) -> None:
         self.toolchain = toolchain
-        self.ports = _paths.ServicePorts.default()
         self.state = _paths.state_dir(self.name)
         self.www = self.state / "www"
+
+    @functools.cached_property
+    def ports(self) -> _paths.ServicePorts:
+        return _paths.ServicePorts.default()
 
     # -- credentials and addresses -------------------------------------------------------
 
@@ -299,11 +304,19 @@ class ChartRepository:
             marker.write_text("\n".join(a.name for a in archives))
         progress(f"chartrepo: ready ({self.url('basic')}, {self.url('oci')})")
 
+    def started(self) -> bool:
+        """Whether ``up`` ever started a process here (see :func:`ever_started`)."""
+        return ever_started(self.PROCESSES, self.state, _paths.logs_dir())
+
     def down(self) -> None:
+        if not self.started():  # nothing to stop; building the services would write state
+            return
         for service in reversed(self._services()):
             service.stop()
 
     def status(self) -> list[dict[str, Any]]:
+        if not self.started():
+            return [not_started(n) for n in self.PROCESSES]
         return [s.describe() for s in self._services()]
 
     def reachable(self) -> bool:

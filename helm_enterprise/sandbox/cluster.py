@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import re
 import shutil
 import ssl
@@ -58,7 +59,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_f
 from helm_enterprise.errors import ConfigError, SandboxError
 from helm_enterprise.sandbox import _paths
 from helm_enterprise.sandbox._pki import Pki, key_pem, write_private
-from helm_enterprise.sandbox._process import Service, tail
+from helm_enterprise.sandbox._process import Service, ever_started, not_started, tail
 from helm_enterprise.sandbox.toolchain import Toolchain
 
 __all__ = ["Cluster"]
@@ -86,7 +87,50 @@ _KWOK_STAGES = (
 # Pods carrying this annotation are never made Ready: how tests provoke a readiness failure
 # (and Helm's atomic rollback) in a cluster with no container runtime.
 NEVER_READY_ANNOTATION = "sandbox.helm-enterprise.io/never-ready"
+# Pods carrying this annotation (a Go duration, e.g. "40s") are made Ready only that long
+# after kwok first sees them scheduled: a slow rollout, for tests that act while Helm waits.
+READY_AFTER_ANNOTATION = "sandbox.helm-enterprise.io/ready-after"
+# What a kubelet does when its node is reachable again: the node-lifecycle controller marks
+# the Pods of an unreachable node not Ready, and the kubelet's status sync reports them Ready
+# again. kwok's pod-ready stage only handles Pending Pods, so without this stage a Pod
+# running through an API server outage of more than the controller's grace period (50s)
+# would stay not Ready for good.
+_READY_AGAIN = """
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: pod-ready-again
+spec:
+  resourceRef: {apiGroup: v1, kind: Pod}
+  selector:
+    matchExpressions:
+    - {key: .metadata.deletionTimestamp, operator: DoesNotExist}
+    - {key: .status.phase, operator: In, values: [Running]}
+    - key: .status.conditions.[] | select( .type == "Ready" ) | .status
+      operator: NotIn
+      values: ["True"]
+  next:
+    statusTemplate: |
+      {{ $now := Now }}
+      conditions:
+      - {lastTransitionTime: {{ $now | Quote }}, status: "True", type: Initialized}
+      - {lastTransitionTime: {{ $now | Quote }}, status: "True", type: Ready}
+      - {lastTransitionTime: {{ $now | Quote }}, status: "True", type: ContainersReady}
+      {{ range .spec.readinessGates }}
+      - {lastTransitionTime: {{ $now | Quote }}, status: "True", type: {{ .conditionType | Quote }}}
+      {{ end }}
+      containerStatuses:
+      {{ range .spec.containers }}
+      - image: {{ .image | Quote }}
+        name: {{ .name | Quote }}
+        ready: true
+        restartCount: 0
+        state: {running: {startedAt: {{ $now | Quote }}}}
+      {{ end }}
+"""
 _BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+# The processes, in start order; each runs the binary of the same name (see _services).
+_COMPONENTS = _BINARIES
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$")
 Progress = Callable[[str], None]
 
@@ -197,13 +241,17 @@ class Cluster:
         self.name = name
         self.index = index
         self.toolchain = toolchain
-        self.ports = _paths.ClusterPorts.for_index(index)
         self.dir = _paths.state_dir(f"cluster-{name}")
         self.pki = Pki(self.dir / "pki", f"cluster-{name}")
         self._run = self.dir / "run"
         self._lock = FileLock(str(self.dir.parent / f".cluster-{name}.lock"))
 
     # -- public properties -----------------------------------------------------------------
+
+    @functools.cached_property
+    def ports(self) -> _paths.ClusterPorts:
+        """The cluster's loopback ports (from the sandbox port base)."""
+        return _paths.ClusterPorts.for_index(self.index)
 
     @property
     def server(self) -> str:
@@ -252,8 +300,13 @@ class Cluster:
         """Stop every process of the cluster (found by pid file, also after a crash).
 
         Removes the runtime files; with ``purge`` also the certificates, kubeconfigs and
-        etcd data, so the next ``up()`` starts an empty cluster. Logs are kept.
+        etcd data, so the next ``up()`` starts an empty cluster. Logs are kept. A cluster
+        that never started is already down (nothing is read, written or locked).
         """
+        if not self.started():
+            if purge:
+                shutil.rmtree(self.dir, ignore_errors=True)
+            return
         with self._lock:
             for service in reversed(self._services()):
                 _forget_foreign_pid(service)
@@ -270,6 +323,13 @@ class Cluster:
         then restart it and wait until the cluster is usable again — also when the block
         raises. For failure tests; keep the block short, other tests may share the cluster.
 
+        After an etcd or API server outage the API's clients (controller-manager,
+        scheduler, kwok) restart with it: they back off while the API is away (after a
+        one-minute outage the controller-manager's informers stayed stale for over 40s;
+        kwok's retries back off up to 32 minutes), so a cluster that answers again would
+        still leave ReplicaSet status, scheduling and Pod readiness stale. Fresh clients
+        read every object anew, as kubelets and controllers do once they reconnect.
+
         Raises :class:`SandboxError` for an unknown component.
         """
         services = {self._component(s): s for s in self._services()}
@@ -283,10 +343,25 @@ class Cluster:
         try:
             yield
         finally:
+            if component in ("etcd", "kube-apiserver"):
+                with self._lock:
+                    for client in ("kube-controller-manager", "kube-scheduler", "kwok"):
+                        services[client].stop()
             self.up(progress)
 
+    def started(self) -> bool:
+        """Whether ``up`` ever started a process of this cluster (:func:`ever_started`)."""
+        names = [f"{self.name}-{c}" for c in _COMPONENTS]
+        return ever_started(names, self._run, _paths.logs_dir())
+
     def status(self) -> list[dict[str, Any]]:
-        """One entry per component: name, pid, running, ready, log, component, port."""
+        """One entry per component: name, pid, running, ready, state, log, component, port
+        (``state`` is ``not started`` when the cluster never ran here)."""
+        if not self.started():
+            return [
+                {**not_started(f"{self.name}-{c}"), "component": c, "port": None}
+                for c in _COMPONENTS
+            ]
         out: list[dict[str, Any]] = []
         for service in self._services():
             entry: dict[str, Any] = dict(service.describe())
@@ -706,20 +781,29 @@ class Cluster:
             progress(f"cluster {self.name}: {what} ready")
 
     def _stage(self, stages: Path, name: str) -> Path:
-        """The path of a kwok Stage config; pod-ready gets a never-ready exception."""
+        """The path of a kwok Stage config. pod-ready gets a never-ready exception, a delay
+        read from the ready-after annotation (none without it) and a companion stage,
+        pod-ready-again (:data:`_READY_AGAIN`)."""
         src = stages / name
         if not name.endswith("pod-ready.yaml"):
             return src
         doc = yaml.safe_load(src.read_text())
-        doc["spec"]["selector"]["matchExpressions"].append(
-            {
-                "key": f'.metadata.annotations["{NEVER_READY_ANNOTATION}"]',
-                "operator": "DoesNotExist",
-            }
-        )
+        never_ready = {
+            "key": f'.metadata.annotations["{NEVER_READY_ANNOTATION}"]',
+            "operator": "DoesNotExist",
+        }
+        doc["spec"]["selector"]["matchExpressions"].append(never_ready)
+        doc["spec"]["delay"] = {
+            "durationMilliseconds": 0,
+            "durationFrom": {
+                "expressionFrom": f'.metadata.annotations["{READY_AFTER_ANNOTATION}"]'
+            },
+        }
+        again = yaml.safe_load(_READY_AGAIN)
+        again["spec"]["selector"]["matchExpressions"].append(never_ready)
         self._run.mkdir(parents=True, exist_ok=True)
         out = self._run / "pod-ready.yaml"
-        out.write_text(yaml.safe_dump(doc, sort_keys=False))
+        out.write_text(yaml.safe_dump_all([doc, again], sort_keys=False))
         return out
 
     def _log(self, component: str) -> Path:

@@ -13,6 +13,7 @@ project ships, on branch ``main`` with tag ``v1``. Tests move the branch with
 
 from __future__ import annotations
 
+import functools
 import getpass
 import os
 import secrets
@@ -30,7 +31,7 @@ from helm_enterprise.errors import SandboxError, truncate
 from helm_enterprise.sandbox import _paths
 from helm_enterprise.sandbox._nginx import htpasswd, nginx_service
 from helm_enterprise.sandbox._pki import write_private
-from helm_enterprise.sandbox._process import Service, port_open
+from helm_enterprise.sandbox._process import Service, ever_started, not_started, port_open
 from helm_enterprise.sandbox.chartrepo import REPO_ROOT, server_cert, services_pki
 from helm_enterprise.sandbox.toolchain import Toolchain
 
@@ -67,14 +68,18 @@ class GitServer:
     """Git over HTTPS (token) and SSH (key) for the sandbox."""
 
     name = "git"
+    PROCESSES = ("git-fcgiwrap", "git-nginx", "git-sshd")  # start order
 
     def __init__(self, toolchain: Toolchain) -> None:
         self.toolchain = toolchain
-        self.ports = _paths.ServicePorts.default()
         self.state = _paths.state_dir(self.name)
         self.repos = self.state / "repos"
         self.ssh_dir = self.state / "ssh"
         self.user = "root" if os.geteuid() == 0 else getpass.getuser()
+
+    @functools.cached_property
+    def ports(self) -> _paths.ServicePorts:
+        return _paths.ServicePorts.default()
 
     # -- credentials ------------------------------------------------------------------------
 
@@ -294,10 +299,18 @@ LogLevel VERBOSE
             service.start()
         progress(f"git: ready ({self.https_url()}, ssh port {self.ports.git_ssh})")
 
+    def started(self) -> bool:
+        """Whether ``up`` ever started a process here (see :func:`ever_started`)."""
+        return ever_started(self.PROCESSES, self.state, _paths.logs_dir())
+
     def down(self) -> None:
+        if not self.started():  # nothing to stop, and no config to build the services from
+            return
         for service in reversed(self._services()):
             service.stop()
         (self.state / "fcgiwrap.sock").unlink(missing_ok=True)
 
     def status(self) -> list[dict[str, Any]]:
+        if not self.started():
+            return [not_started(n) for n in self.PROCESSES]
         return [s.describe() for s in self._services()]

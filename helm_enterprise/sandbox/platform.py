@@ -18,7 +18,9 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
-from helm_enterprise.errors import SandboxError
+from filelock import FileLock
+
+from helm_enterprise.errors import SandboxError, truncate
 from helm_enterprise.sandbox import _paths
 from helm_enterprise.sandbox.cluster import Cluster
 from helm_enterprise.sandbox.toolchain import Layout, Toolchain, ensure
@@ -160,11 +162,18 @@ class Sandbox:
     def up(self, components: Iterable[str] = COMPONENTS, progress: Progress = print) -> None:
         which = list(components)
         self.toolchain(which, progress)
-        for _, comp in self._components(which):
-            comp.up(progress)
+        # One starter at a time per sandbox: parallel test workers (pytest -n) and users'
+        # commands may ask for the same component at once, and not every component's own
+        # up() guards against a second starter racing it for its ports.
+        root = _paths.sandbox_root()
+        root.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(root / ".up.lock")):
+            for _, comp in self._components(which):
+                comp.up(progress)
 
     def down(self, components: Iterable[str] = COMPONENTS, purge: bool = False) -> None:
-        """Stop everything (works after a crash: components find processes by pid file)."""
+        """Stop everything (works after a crash: components find processes by pid file; a
+        component that never started is already down)."""
         failures = []
         for label, comp in reversed(self._components(list(components), build=False)):
             try:
@@ -178,11 +187,18 @@ class Sandbox:
             raise SandboxError("could not stop: " + "; ".join(failures))
 
     def status(self, components: Iterable[str] = COMPONENTS) -> list[dict[str, Any]]:
+        """One row per process: ``state`` is ``ready``, ``running``, ``stopped`` or ``not
+        started`` (never started in this sandbox dir); a component whose status cannot be
+        read is a row saying why, not an exception (status is what you run to diagnose)."""
         rows: list[dict[str, Any]] = []
         for label, comp in self._components(list(components), build=False):
-            st = comp.status()
+            try:
+                st = comp.status()
+            except Exception as err:
+                reason = truncate(f"{type(err).__name__}: {err}", 200)
+                st = {"name": label, "ready": False, "state": f"unknown ({reason})"}
             for entry in st if isinstance(st, list) else [st]:
-                rows.append({"component": label, **entry})
+                rows.append({**entry, "component": label})
         return rows
 
     # -- environment for pulumi runs and tests ---------------------------------------------

@@ -8,6 +8,7 @@ seconds.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -15,7 +16,7 @@ import httpx
 import yaml
 
 from helm_enterprise.sandbox import _paths
-from helm_enterprise.sandbox._process import Service
+from helm_enterprise.sandbox._process import Service, ever_started, not_started
 from helm_enterprise.sandbox.toolchain import Toolchain
 
 Progress = Callable[[str], None]
@@ -26,8 +27,11 @@ class PrometheusServer:
 
     def __init__(self, toolchain: Toolchain) -> None:
         self.toolchain = toolchain
-        self.ports = _paths.ServicePorts.default()
         self.state = _paths.state_dir(self.name)
+
+    @functools.cached_property
+    def ports(self) -> _paths.ServicePorts:
+        return _paths.ServicePorts.default()
 
     @property
     def address(self) -> str:
@@ -77,8 +81,15 @@ class PrometheusServer:
         service.start()
         progress(f"prometheus: ready at {self.address}")
 
+    def started(self) -> bool:
+        """Whether ``up`` ever started Prometheus here (see :func:`ever_started`)."""
+        return ever_started((self.name,), self.state, _paths.logs_dir())
+
     def down(self) -> None:
-        self._service().stop()
+        if self.started():  # never started: nothing to stop (and no config to write)
+            self._service().stop()
 
     def status(self) -> dict[str, Any]:
+        if not self.started():
+            return not_started(self.name)
         return {**self._service().describe(), "address": self.address}

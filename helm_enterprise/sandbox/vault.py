@@ -28,6 +28,7 @@ one. The JWT signing key lives next to it, also 0600.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import os
 import secrets
@@ -46,7 +47,7 @@ from filelock import FileLock
 
 from helm_enterprise.errors import SandboxError, truncate
 from helm_enterprise.sandbox._paths import ServicePorts, logs_dir, state_dir
-from helm_enterprise.sandbox._process import Service
+from helm_enterprise.sandbox._process import Service, ever_started, not_started
 from helm_enterprise.sandbox.toolchain import Toolchain
 
 ProgressFn = Callable[[str], None]
@@ -94,17 +95,20 @@ class VaultServer:
 
     def __init__(self, toolchain: Toolchain) -> None:
         self.toolchain = toolchain
-        self.port = ServicePorts.default().vault
         self.state = state_dir(self.name)
         self._service = Service(
             name=self.name,
-            argv=[],  # set in up(): the binary is resolved only when it is needed
+            # argv and ports are set in up(): binary and port are resolved only when needed
+            argv=[],
             state_dir=self.state,
             log_dir=logs_dir(),
             probe=self._healthy,
-            ports=(self.port,),
             ready_timeout=60.0,
         )
+
+    @functools.cached_property
+    def port(self) -> int:
+        return ServicePorts.default().vault
 
     # -- where and who --------------------------------------------------------------------
 
@@ -176,6 +180,7 @@ class VaultServer:
                 "-dev-no-store-token",
             ]
             self._service.env = {"VAULT_DEV_ROOT_TOKEN_ID": throwaway, "VAULT_LOG_LEVEL": "info"}
+            self._service.ports = (self.port,)
             was_running = self._service.running()
             self._service.start()
             if not self._token_valid(self.root_token):
@@ -189,12 +194,18 @@ class VaultServer:
             self._configure()
         progress(f"vault: ready at {self.address} ({time.monotonic() - started:.1f}s)")
 
+    def started(self) -> bool:
+        """Whether ``up`` ever started Vault here (see :func:`ever_started`)."""
+        return ever_started((self.name,), self.state, logs_dir())
+
     def down(self) -> None:
         """Stop the server (its in-memory data goes with it; the state dir stays)."""
         self._service.stop()
 
     def status(self) -> dict[str, object]:
         """Pid, running/ready, log path and address; never raises."""
+        if not self.started():
+            return not_started(self.name)
         return {**self._service.describe(), "address": self.address}
 
     # -- clients and credentials for tests --------------------------------------------------

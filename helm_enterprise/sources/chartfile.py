@@ -7,6 +7,7 @@ Archives are read in memory member by member; nothing is extracted, so a hostile
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import tarfile
 from pathlib import Path
@@ -89,3 +90,47 @@ def read_chart(path: Path) -> ChartFiles:
             f"{source} is not a readable chart archive: {err}", source=source
         ) from None
     return _build(files, source)
+
+
+_MAX_DEPTH = 4  # subcharts of subcharts...: deeper archives are assumed to match
+
+
+def may_mention(path: Path, text: str) -> bool:
+    """Whether ``text`` may occur in the chart at ``path`` (a directory or ``.tgz``): in any
+    of its files or its subcharts' (packaged ones included), Markdown aside.
+
+    A cheap, conservative test ahead of a render: False means the chart certainly does not
+    contain ``text`` (so no rendered object can carry it from the chart itself); a chart
+    that cannot be read counts as a match, leaving the decision to the render.
+    """
+    needle = text.encode()
+    try:
+        if path.is_dir():
+            for f in sorted(path.rglob("*")):
+                if not f.is_file() or f.suffix == ".md":
+                    continue
+                data = f.read_bytes()
+                if needle in data or (f.suffix == ".tgz" and _archive_mentions(data, needle)):
+                    return True
+            return False
+        return _archive_mentions(path.read_bytes(), needle)
+    except (OSError, tarfile.TarError):
+        return True
+
+
+def _archive_mentions(data: bytes, needle: bytes, depth: int = 0) -> bool:
+    if depth > _MAX_DEPTH:
+        return True
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tar:
+        for member in tar:
+            if not member.isfile() or member.name.endswith(".md"):
+                continue
+            if member.size > MAX_MEMBER:
+                return True  # not read into memory; let the render decide
+            fh = tar.extractfile(member)
+            content = fh.read() if fh is not None else b""
+            if needle in content:
+                return True
+            if member.name.endswith(".tgz") and _archive_mentions(content, needle, depth + 1):
+                return True
+    return False

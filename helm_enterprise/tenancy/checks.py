@@ -189,6 +189,32 @@ def check_identity(
     return findings
 
 
+def check_untenanted_release(
+    cfg: ReleaseConfig, live: LiveNamespace | None, field: str = ""
+) -> Finding | None:
+    """A release declared for no tenant, whose namespace the cluster labels as a tenant's
+    (a Tenant of another stack created it): a warning, not an error — platform tooling may
+    belong there — but never silent: none of the tenant's checks (namespaces, quota,
+    objects) apply to such a release, and it runs next to the tenant's workloads."""
+    if cfg.tenant is not None or live is None:
+        return None
+    labels = dict(live.labels)
+    theirs = labels.get(LABEL_TENANT)
+    if not theirs:
+        return None
+    owner = f"{labels.get(LABEL_PROJECT, '?')}/{labels.get(LABEL_STACK, '?')}"
+    return Finding(
+        "warning",
+        CHECK,
+        cfg.name,
+        _at(field, "namespace"),
+        f"namespace {live.name!r} belongs to tenant {theirs!r} (stack {owner}), but this "
+        "release declares no tenant: the tenant's checks do not apply to it",
+        f"declare it with tenant: {theirs} in the stack that declares the tenant, or "
+        "choose another namespace",
+    )
+
+
 # -- rendered objects --------------------------------------------------------------------
 
 

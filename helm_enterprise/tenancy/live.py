@@ -1,7 +1,9 @@
 """What the cluster says about tenant namespaces (official ``kubernetes`` client).
 
 Used before a Tenant registers anything, to recognise a changed tenant identity and
-namespaces that belong to someone else (:func:`~helm_enterprise.tenancy.checks.check_identity`).
+namespaces that belong to someone else (:func:`~helm_enterprise.tenancy.checks.check_identity`),
+and before a Release without a tenant deploys into a tenant's namespace
+(:func:`~helm_enterprise.tenancy.checks.check_untenanted_release`).
 """
 
 from __future__ import annotations
@@ -35,13 +37,17 @@ def read_namespaces(
     for ns in core.list_namespace(label_selector=selector, _request_timeout=10).items:
         found[ns.metadata.name] = LiveNamespace(ns.metadata.name, dict(ns.metadata.labels or {}))
     for name in names:
-        if name in found:
-            continue
-        try:
-            ns = core.read_namespace(name, _request_timeout=10)
-        except ApiException as err:
-            if err.status == 404:
-                continue
-            raise
-        found[name] = LiveNamespace(name, dict(ns.metadata.labels or {}))
+        if name not in found and (live := read_namespace(api, name)) is not None:
+            found[name] = live
     return list(found.values())
+
+
+def read_namespace(api: k8s.ApiClient, name: str) -> LiveNamespace | None:
+    """One namespace and its labels; None when it does not exist."""
+    try:
+        ns = k8s.CoreV1Api(api).read_namespace(name, _request_timeout=10)
+    except ApiException as err:
+        if err.status == 404:
+            return None
+        raise
+    return LiveNamespace(name, dict(ns.metadata.labels or {}))

@@ -11,12 +11,16 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import sys
+import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from pulumi import automation as auto
 
 from tests.e2e.conftest import REPO, Env
 from tests.e2e.test_release import hello
@@ -270,6 +274,17 @@ def test_priya_onboards_a_tenant(sb: Env, project) -> None:
     error = q.preview_fails()
     assert f"tenants[0].namespaces[0]: namespace '{ns}' belongs to tenant '{name}'" in error
 
+    # A release of that other stack declared for no tenant may go there, but not silently.
+    q.stack.remove_config("helm-enterprise:tenants")
+    q.releases([hello(ns, createNamespace=False)])
+    seen = len(q.output)
+    q.preview()
+    text = "\n".join(q.output[seen:])
+    assert (
+        f"releases[0].namespace: namespace '{ns}' belongs to tenant '{name}' (stack "
+        f"helm-enterprise/{p.stack.name}), but this release declares no tenant" in text
+    ), text
+
     # The tenant's identity is immutable: renaming it is an error, not a replacement.
     p.config("helm-enterprise:tenants", [{**t, "name": f"{name}x"}])
     error = p.preview_fails()
@@ -384,3 +399,127 @@ def test_04_tenants_example(sb: Env, project) -> None:
     assert allowed.returncode == 0, allowed.stderr
     p.destroy()
     assert sb.kubectl("get", "namespace", "shop-web", check=False) == ""
+
+
+def test_refused_tenant_change_writes_nothing_without_preview(sb: Env, project) -> None:
+    """Tenant A moves to a new namespace while B claims A's old one, run as CI does:
+    ``up`` with no preview (the Automation API's ``up`` passes ``--skip-preview``). B is
+    refused, and A's new namespace is not created: every tenant is checked before the
+    first registers anything."""
+    a, b = tenant_name(), tenant_name()
+    lean = {"tier": "small", "network": {"defaultDeny": False}}
+    p = project()
+    p.config(
+        "helm-enterprise:tenants",
+        [
+            {"name": a, "namespaces": [f"{a}-1"], **lean},
+            {"name": b, "namespaces": [f"{b}-1"], **lean},
+        ],
+    )
+    p.up()
+    p.config(
+        "helm-enterprise:tenants",
+        [
+            {"name": a, "namespaces": [f"{a}-2"], **lean},
+            {"name": b, "namespaces": [f"{b}-1", f"{a}-1"], **lean},
+        ],
+    )
+    error = p.up_fails()
+    line = (
+        f"tenants[1].name: a tenant's identity is immutable: {a}-1 was created by this stack "
+        f"for tenant '{a}'"
+    )
+    assert line in error and "Traceback" not in error, error
+    assert next(x for x in error.splitlines() if line in x).count(line) == 1
+    assert sb.kubectl("get", "namespace", f"{a}-2", check=False) == ""
+    # A's old namespace is untouched (still A's), and so is B's.
+    labels = sb.kubectl_json("get", "namespace", f"{a}-1")["metadata"]["labels"]
+    assert labels["helm-enterprise.io/tenant"] == a
+    assert sb.kubectl_json("get", "namespace", f"{b}-1")["metadata"]["name"] == f"{b}-1"
+
+
+def test_parallel_tenant_stacks_label_only_their_own_objects(
+    sb: Env, project, tmp_path: Path
+) -> None:
+    """Four tenant stacks of one project through `helm-enterprise stacks up`, all at once,
+    each with a release of the same name: every object Helm applied carries its own
+    stack's and tenant's ownership (each release has its own post-renderer file)."""
+    p = project()
+    suffix = uuid.uuid4().hex[:6]
+    stacks = {f"tp{i}-{suffix}": f"t{i}{suffix}" for i in range(4)}
+    lean = {"tier": "small", "network": {"defaultDeny": False}}
+    catalogue = tmp_path / "catalogue.yaml"
+    catalogue.write_text(
+        yaml.safe_dump(
+            {
+                "parallel": len(stacks),
+                "stacks": [
+                    {
+                        "name": stack,
+                        "config": {
+                            "helm-enterprise:tenants": [
+                                {"name": t, "namespaces": [f"{t}-web"], **lean}
+                            ],
+                            "helm-enterprise:releases": [
+                                tenant_release(t, f"{t}-web", values={"replicaCount": 1})
+                            ],
+                        },
+                    }
+                    for stack, t in stacks.items()
+                ],
+            }
+        )
+    )
+    project_name = yaml.safe_load((p.dir / "Pulumi.yaml").read_text())["name"]
+    t0 = time.monotonic()
+    try:
+        proc = subprocess.run(
+            [
+                *(sys.executable, "-m", "helm_enterprise.cli", "stacks", "up"),
+                *("-f", str(catalogue), "--cwd", str(p.dir), "--json"),
+            ],
+            capture_output=True,
+            text=True,
+            env=sb.env,
+            timeout=1200,
+            check=False,
+            cwd=REPO,
+        )
+        print(f"stacks up: {time.monotonic() - t0:.0f}s")
+        assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
+        summary = json.loads(proc.stdout)
+        assert [s["result"] for s in summary["stacks"]] == ["succeeded"] * len(stacks)
+        for stack, t in stacks.items():
+            items = sb.kubectl_json(
+                "-n",
+                f"{t}-web",
+                "get",
+                "deployment,service,configmap,secret",
+                "-l",
+                "helm-enterprise.io/release=hello",
+            )["items"]
+            kinds = sorted(o["kind"] for o in items)
+            assert "Deployment" in kinds and "Service" in kinds, kinds
+            for obj in items:
+                where = f"{obj['kind']}/{obj['metadata']['name']} in {t}-web"
+                labels = obj["metadata"]["labels"]
+                assert labels["helm-enterprise.io/stack"] == stack, where
+                assert labels["helm-enterprise.io/tenant"] == t, where
+                assert obj["metadata"]["annotations"]["helm-enterprise.io/owner"] == (
+                    f"{project_name}/{stack}/hello"
+                ), where
+    finally:
+        command = auto.PulumiCommand(root=str(sb.sandbox.toolchain().layout.root))
+        ws = auto.LocalWorkspace(work_dir=str(p.dir), env_vars=sb.env, pulumi_command=command)
+
+        def destroy(name: str) -> None:
+            try:
+                st = auto.Stack.select(name, ws)
+            except auto.errors.StackNotFoundError:
+                return
+            st.destroy(color="never")
+            ws.remove_stack(name)
+
+        with ThreadPoolExecutor(len(stacks)) as pool:
+            list(pool.map(destroy, stacks))
+        print(f"with destroy: {time.monotonic() - t0:.0f}s")

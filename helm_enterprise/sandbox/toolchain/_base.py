@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from helm_enterprise._cache import cache_root
+from helm_enterprise._cache import toolchain_root
 from helm_enterprise.errors import ToolchainError
 
 ProgressFn = Callable[[str], None]
@@ -41,7 +41,7 @@ class Layout:
 
     @classmethod
     def default(cls) -> Layout:
-        return cls(cache_root() / "toolchain")
+        return cls(toolchain_root())
 
     @property
     def bin(self) -> Path:
