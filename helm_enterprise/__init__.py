@@ -19,7 +19,7 @@ from __future__ import annotations
 from helm_enterprise.components.context import Platform
 from helm_enterprise.components.multicluster import MultiClusterRelease, MultiClusterReleaseArgs
 from helm_enterprise.components.release import Release, ReleaseArgs
-from helm_enterprise.components.tenant import Tenant, TenantArgs
+from helm_enterprise.components.tenant import Tenant, TenantArgs, check_tenants
 from helm_enterprise.config import (
     ConfigRef,
     ReleaseConfig,
@@ -65,4 +65,5 @@ __all__ = [
     "ValidationError",
     "VaultConfig",
     "VaultRef",
+    "check_tenants",
 ]

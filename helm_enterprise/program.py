@@ -64,7 +64,7 @@ def build_tenants(
     All of them are checked (identity, namespaces, against the cluster) before the first
     registers anything: a refused tenant must not leave another's new namespaces behind.
     """
-    pass  # TMPCHECK
+    check_tenants([(t.name, t) for t in config.tenants], platform=platform)
     tenants = {
         t.name: Tenant(
             t.name,

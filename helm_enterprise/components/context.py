@@ -59,6 +59,11 @@ class Platform:
     tiers: dict[str, TierConfig] = dataclasses.field(default_factory=dict)
     audit: AuditConfig | None = None  # helm-enterprise:audit (T2.3)
     policy_summary: bool = False  # helm-enterprise:policySummary (T4.2)
+    # Tenants whose identity the cluster already confirmed this run (resource name →
+    # config), by ``check_tenants``: their constructors do not read the cluster again.
+    checked_tenants: dict[str, TenantConfig] = dataclasses.field(
+        default_factory=dict, init=False, repr=False
+    )
     _resolver: SecretResolver | None = dataclasses.field(default=None, init=False, repr=False)
     _lock: threading.Lock = dataclasses.field(
         default_factory=threading.Lock, init=False, repr=False

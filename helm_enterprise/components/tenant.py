@@ -17,10 +17,21 @@ was created under another tenant name, or belongs to another tenant or stack. Th
 needs the cluster; when it is unreachable it is skipped with a warning, like the
 Release's ownership checks (``pulumi up`` cannot proceed without the cluster anyway, so
 the check has run before anything changes).
+
+**A program's tenants are checked as one set.** A constructor can only check its own
+tenant, and Pulumi acts on a child as soon as it is registered: with ``pulumi up
+--skip-preview`` tenant A's new namespace would be created before tenant B's constructor,
+further down the program, is refused. :func:`check_tenants` takes every tenant of the
+program and checks them all — config, tiers, namespace claims, identities against the
+cluster — before the first one registers anything; the root program calls it, Python
+programs call it before constructing their Tenants (which then skip their own cluster
+read).
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from typing import Any, TypedDict
 
 import pulumi
@@ -72,6 +83,104 @@ def _raise_config(findings: list[Finding]) -> None:
         )
 
 
+@dataclasses.dataclass(frozen=True)
+class _Claim:
+    """One Tenant of the program: its resource name, config and field path."""
+
+    resource_name: str
+    config: TenantConfig
+    field: str
+
+
+def _check_identities(platform: Platform, claims: Sequence[_Claim]) -> None:
+    """Every claim's identity and namespaces against the cluster (one client for all);
+    report every finding, raise :class:`ConfigError` for the first error with the others
+    listed. Skipped with one warning when the cluster cannot be read."""
+    if not claims:
+        return
+    project, stack = pulumi.get_project(), pulumi.get_stack()
+    who = ", ".join(c.config.name for c in claims)
+    what = f"tenant{'s' if len(claims) > 1 else ''} {who}"
+    access = platform.cluster_access
+    api = access.reachable_client()
+    if api is None:
+        pulumi.log.warn(
+            f"{what}: cluster {access.describe()} not reachable; the tenant identity and "
+            "namespace ownership checks are skipped"
+        )
+        return
+    findings: list[Finding] = []
+    try:
+        for c in claims:
+            cfg = c.config
+            live = read_namespaces(api, project, stack, c.resource_name, cfg.namespaces)
+            findings += checks.check_identity(cfg, c.resource_name, project, stack, live, c.field)
+    except HelmEnterpriseError:
+        raise
+    except Exception as err:
+        pulumi.log.warn(
+            f"{what}: namespaces could not be read ({type(err).__name__}); the tenant "
+            "identity and namespace ownership checks are skipped"
+        )
+        return
+    finally:
+        api.close()
+    report(findings)
+    _raise_config(findings)
+
+
+def check_tenants(
+    tenants: Sequence[tuple[str, TenantArgs | TenantConfig]],
+    *,
+    platform: Platform | None = None,
+    field: str = "tenants",
+) -> list[TenantConfig]:
+    """Check every tenant of a program before any of them registers anything.
+
+    A :class:`Tenant` checks itself in its constructor, which is too late for the next
+    one: under ``pulumi up --skip-preview`` the first tenant's new namespaces are created
+    while a later tenant is refused. Call this first, with every tenant the program will
+    construct, then construct them::
+
+        specs = [("shop", {"namespaces": ["shop-web"]}), ("data", {"namespaces": ["data"]})]
+        check_tenants(specs)
+        tenants = {name: Tenant(name, args) for name, args in specs}
+
+    Args:
+        tenants: (resource name, arguments) of each Tenant, in program order.
+        platform: the program's platform (default: the one built from stack config).
+        field: prefix of error paths; the i-th tenant's are ``<field>[i].<...>``.
+
+    Returns:
+        The validated configs, in order. The Tenants constructed afterwards with the same
+        resource name and arguments do not read the cluster again.
+
+    Raises:
+        ConfigError: any tenant's invalid arguments or unknown tier, a namespace claimed
+            twice, a tenant defined twice differently, a changed tenant identity or a
+            namespace of another tenant or stack in the cluster (every problem listed).
+    """
+    platform = platform or default_platform()
+    claims: list[_Claim] = []
+    for i, (resource_name, args) in enumerate(tenants):
+        at = f"{field}[{i}]" if field else ""
+        cfg = _to_config(resource_name, args, at)
+        resolve_tier(cfg, platform.tiers, at)
+        if any(c.resource_name == resource_name for c in claims):
+            raise ConfigError(
+                f"two tenants use the resource name {resource_name!r}",
+                path=at,
+                hint="give each Tenant its own resource name",
+            )
+        claims.append(_Claim(resource_name, cfg, at))
+    for c in claims:
+        Tenant._claim(platform, c.config, c.field)
+    _check_identities(platform, claims)
+    for c in claims:
+        platform.checked_tenants[c.resource_name] = c.config
+    return [c.config for c in claims]
+
+
 class Tenant(pulumi.ComponentResource):
     """A tenant (``helm-enterprise:index:Tenant``): namespaces with quota, limits, network
     isolation, RBAC for the tenant's groups and Pod Security labels.
@@ -86,7 +195,9 @@ class Tenant(pulumi.ComponentResource):
 
     Raises:
         ConfigError: invalid arguments, an unknown tier, a namespace of another tenant, or
-            a changed tenant name (before any resource is registered).
+            a changed tenant name (before any resource is registered). With several
+            tenants, call :func:`check_tenants` first so that none registers anything
+            when one is refused.
     """
 
     tenant: pulumi.Output[str]
@@ -110,8 +221,9 @@ class Tenant(pulumi.ComponentResource):
         platform = platform or default_platform()
         tier = resolve_tier(cfg, platform.tiers, field)
         self._claim(platform, cfg, field)
+        if platform.checked_tenants.get(resource_name) != cfg:
+            _check_identities(platform, [_Claim(resource_name, cfg, field)])
         project, stack = pulumi.get_project(), pulumi.get_stack()
-        self._check_identity(platform, cfg, resource_name, project, stack, field)
         super().__init__(TYPE_TOKEN, resource_name, None, opts)
         self.config = cfg
         # The tenant's name is in every child's name: a component named after its tenant
@@ -254,38 +366,5 @@ class Tenant(pulumi.ComponentResource):
                     )
         platform.tenants[cfg.name] = cfg
 
-    def _check_identity(
-        self,
-        platform: Platform,
-        cfg: TenantConfig,
-        resource_name: str,
-        project: str,
-        stack: str,
-        field: str,
-    ) -> None:
-        access = platform.cluster_access
-        api = access.reachable_client()
-        if api is None:
-            pulumi.log.warn(
-                f"tenant {cfg.name}: cluster {access.describe()} not reachable; the tenant "
-                "identity and namespace ownership checks are skipped"
-            )
-            return
-        try:
-            live = read_namespaces(api, project, stack, resource_name, cfg.namespaces)
-        except HelmEnterpriseError:
-            raise
-        except Exception as err:
-            pulumi.log.warn(
-                f"tenant {cfg.name}: namespaces could not be read ({type(err).__name__}); "
-                "the tenant identity and namespace ownership checks are skipped"
-            )
-            return
-        finally:
-            api.close()
-        findings = checks.check_identity(cfg, resource_name, project, stack, live, field)
-        report(findings)
-        _raise_config(findings)
 
-
-__all__ = ["Tenant", "TenantArgs"]
+__all__ = ["Tenant", "TenantArgs", "check_tenants"]

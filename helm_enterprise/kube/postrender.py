@@ -2,18 +2,32 @@
 
 In release mode Helm renders and applies the objects itself; a post-renderer is the one
 place where every object passes through. Helm runs it as a program: manifests on stdin,
-manifests on stdout. :func:`install` writes a small launcher per release under the
-program directory (``.helm-enterprise/postrender/<release>``) — the path recorded in state
-is relative and so the same on every machine; the launcher is rewritten on every run.
+manifests on stdout. :func:`install` writes a small launcher under the program directory
+(``.helm-enterprise/postrender/<release>-<digest>``); the path recorded in state is
+relative and so the same on every machine.
+
+Why the digest: the labels name the stack and the tenant, and several stacks of one
+project run at the same time from the same directory (``helm-enterprise stacks up``). One
+file per release, rewritten each run, let a stack's Helm run another stack's launcher —
+its objects labelled as the other stack's, and refused as someone else's on the next run.
+The name is a digest of the labels and annotations, so every stack (and cluster, and
+tenant) has its own file, and two runs that write the same name write the same labels; it
+is written to a private temporary file and renamed into place, so Helm never runs a
+half-written one. A change of labels is a new path, and so an upgrade that relabels the
+objects. The interpreter line is not in the digest (the path must not depend on the
+machine): a file is only rewritten for another interpreter, with the same labels.
 
 Usage (by Helm): ``python -m helm_enterprise.kube.postrender <labels-json> <annotations-json>``
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import shlex
 import sys
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -36,13 +50,20 @@ def relabel(stream: str, labels: Mapping[str, str], annotations: Mapping[str, st
     return yaml.safe_dump_all(docs, sort_keys=False)
 
 
+def launcher_path(release: str, labels: Mapping[str, str], annotations: Mapping[str, str]) -> Path:
+    """Where the launcher of a release with these labels lives, relative to the program
+    directory: ``.helm-enterprise/postrender/<release>-<digest of labels and annotations>``."""
+    spec = json.dumps({"labels": dict(labels), "annotations": dict(annotations)}, sort_keys=True)
+    return LAUNCHER_DIR / f"{release}-{hashlib.sha256(spec.encode()).hexdigest()[:16]}"
+
+
 def install(
     base_dir: Path, release: str, labels: Mapping[str, str], annotations: Mapping[str, str]
 ) -> str:
-    """Write the launcher for one release; return its path relative to ``base_dir``."""
-    rel = LAUNCHER_DIR / release
+    """Write the launcher for one release and its labels (unless it is there already);
+    return its path relative to ``base_dir``."""
+    rel = launcher_path(release, labels, annotations)
     target = base_dir / rel
-    target.parent.mkdir(parents=True, exist_ok=True)
     args = " ".join(
         shlex.quote(a)
         for a in (
@@ -53,15 +74,22 @@ def install(
             json.dumps(dict(annotations), sort_keys=True),
         )
     )
-    content = (
-        f"#!/bin/sh\n# helm-enterprise post-renderer for release {release}; regenerated each run\n"
-        f"exec {args}\n"
-    )
-    if not target.exists() or target.read_text() != content:
-        tmp = target.with_suffix(".tmp")
-        tmp.write_text(content)
-        tmp.chmod(0o755)
-        tmp.replace(target)
+    content = f"#!/bin/sh\n# helm-enterprise post-renderer for release {release}\nexec {args}\n"
+    try:
+        if target.read_text() == content:
+            return f"./{rel}"
+    except OSError:
+        pass
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(content)
+        Path(tmp).chmod(0o755)  # Helm executes it
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return f"./{rel}"
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 import shutil
+import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -174,12 +176,24 @@ def _native_opts(
 
 
 def _project_copy(archive: Path, base_dir: Path) -> str:
-    """Copy a fetched archive under the program dir; return the path relative to it."""
+    """Copy a fetched archive under the program dir; return the path relative to it.
+
+    The name carries the archive's digest, so the copy is never rewritten; it is copied to
+    a private temporary name and renamed, because stacks of the same project run at the
+    same time (``helm-enterprise stacks up``) and one Helm must not read another's
+    half-written copy."""
     rel = PROJECT_CHART_DIR / archive.name
     target = base_dir / rel
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(archive, target)
+        fd, tmp = tempfile.mkstemp(prefix=f".{archive.name}.", suffix=".tmp", dir=target.parent)
+        os.close(fd)
+        try:
+            shutil.copyfile(archive, tmp)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
     return str(rel)
 
 

@@ -441,12 +441,14 @@ def test_refused_tenant_change_writes_nothing_without_preview(sb: Env, project) 
 def test_parallel_tenant_stacks_label_only_their_own_objects(
     sb: Env, project, tmp_path: Path
 ) -> None:
-    """Four tenant stacks of one project through `helm-enterprise stacks up`, all at once,
+    """Six tenant stacks of one project through `helm-enterprise stacks up`, all at once,
     each with a release of the same name: every object Helm applied carries its own
-    stack's and tenant's ownership (each release has its own post-renderer file)."""
+    stack's and tenant's ownership (each release has its own post-renderer file). With one
+    shared file, a stack's Helm ran the launcher another stack had just rewritten (one
+    trial run in two with six stacks; the unit tests pin the path choice itself)."""
     p = project()
     suffix = uuid.uuid4().hex[:6]
-    stacks = {f"tp{i}-{suffix}": f"t{i}{suffix}" for i in range(4)}
+    stacks = {f"tp{i}-{suffix}": f"t{i}{suffix}" for i in range(6)}
     lean = {"tier": "small", "network": {"defaultDeny": False}}
     catalogue = tmp_path / "catalogue.yaml"
     catalogue.write_text(

@@ -42,13 +42,15 @@ def test_release_mode_graph(platform: Platform) -> None:
     assert {ns.parent, rel.parent} == {comp.urn}
     assert ns.urn in rel.dependencies
     # Every object Helm applies passes the ownership post-renderer.
-    assert rel.inputs["postrender"] == "./.helm-enterprise/postrender/web"
+    assert rel.inputs["postrender"].startswith("./.helm-enterprise/postrender/web-")
     assert rel.inputs["chart"] == "charts/hello"
     assert rel.inputs["atomic"] is True and rel.inputs["cleanupOnFail"] is True
     assert rel.inputs["maxHistory"] == 10
     assert rel.inputs["timeout"] == 600  # readiness default 10m
     assert rel.custom_timeouts == {"create": "900s", "update": "900s", "delete": "300s"}
-    assert rel.ignore_changes == ["replace"]
+    # Cluster unreachable: the revision was not read, the recorded description is kept.
+    assert rel.ignore_changes == ["replace", "description"]
+    assert rel.inputs["description"] == "Applied by helm-enterprise [proj/dev/web]"
     assert not rel.is_secret("values")
     labels = ns.inputs["metadata"]["labels"]
     assert labels["helm-enterprise.io/managed-by"] == "helm-enterprise"
@@ -107,6 +109,65 @@ def test_rollback_policy_maps_to_helm(platform: Platform) -> None:
     rel = run.one(REL)
     assert rel.inputs["atomic"] is False and rel.inputs["cleanupOnFail"] is False
     assert rel.inputs["maxHistory"] == 3 and rel.inputs["skipAwait"] is True
+
+
+class _Api:
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("deployed", "description", "ignore_changes", "warned"),
+    [
+        # Ours: the recorded description is kept, nothing to upgrade.
+        (
+            "Applied by helm-enterprise [proj/dev/web]",
+            "Applied by helm-enterprise [proj/dev/web]",
+            ["replace", "description"],
+            False,
+        ),
+        # A hand `helm rollback`: a new description, so Pulumi upgrades back, and a warning.
+        (
+            "Rollback to 1",
+            "Applied by helm-enterprise [proj/dev/web, replaces revision 3]",
+            ["replace"],
+            True,
+        ),
+    ],
+)
+def test_out_of_band_revision_is_upgraded_back(
+    platform: Platform,
+    monkeypatch: pytest.MonkeyPatch,
+    deployed: str,
+    description: str,
+    ignore_changes: list[str],
+    warned: bool,
+) -> None:
+    from helm_enterprise.kube import helm_storage
+    from helm_enterprise.kube.client import ClusterAccess
+    from helm_enterprise.kube.helm_storage import HelmRecord
+
+    history = [
+        HelmRecord("web", "default", 2, "superseded", "hello", "0.2.0", "x", None, "s2"),
+        HelmRecord("web", "default", 3, "deployed", "hello", "0.1.0", deployed, None, "s3"),
+    ]
+    monkeypatch.setattr(ClusterAccess, "reachable_client", lambda self, timeout=3.0: _Api())
+    monkeypatch.setattr(helm_storage, "history", lambda api, namespace, name: history)
+    warnings: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda msg, resource=None, **_: warnings.append(msg))
+    run = run_program(
+        lambda: Release("web", {"chart": LOCAL, "validation": {"ownership": False}}), preview=True
+    )
+    rel = run.one(REL)
+    assert rel.inputs["description"] == description
+    assert rel.ignore_changes == ignore_changes
+    oob = [w for w in warnings if "not made by this stack" in w]
+    assert bool(oob) is warned
+    if warned:
+        assert oob == [
+            "default/web: the deployed revision 3 (chart hello-0.1.0, 'Rollback to 1') was not "
+            "made by this stack; this update restores the desired chart and values"
+        ]
 
 
 def test_secret_values_make_values_secret(platform: Platform) -> None:

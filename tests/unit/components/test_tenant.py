@@ -355,3 +355,135 @@ def test_tenants_from_stack_config_reach_python_releases() -> None:
         assert "not a namespace of tenant 'alpha'" in str(err.value)
     finally:
         set_default_platform(None)
+
+
+# -- the whole set of tenants, before any registers ------------------------------------------
+
+
+def _live_by_resource(
+    monkeypatch: pytest.MonkeyPatch, live: dict[str, list[LiveNamespace]]
+) -> list[str]:
+    """A reachable 'cluster' whose namespaces read_namespaces finds per Tenant resource name
+    (created by it, or named); returns the resource names read, in order."""
+    reads: list[str] = []
+    monkeypatch.setattr(ClusterAccess, "reachable_client", lambda self, timeout=3.0: _Api())
+
+    def read(api: object, project: str, stack: str, name: str, names: list[str]) -> object:
+        reads.append(name)
+        pool = [ns for observed in live.values() for ns in observed]
+        return [
+            ns
+            for ns in pool
+            if ns.labels.get("helm-enterprise.io/tenant-resource") == name or ns.name in names
+        ]
+
+    monkeypatch.setattr(tenant_module, "read_namespaces", read)
+    return reads
+
+
+def test_refused_tenant_b_leaves_no_trace_of_tenant_a(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Up before: alpha in a1, beta in b1. Now alpha moves to a2 (new) and beta claims a1:
+    # beta is refused, and alpha's new namespace (declared first) is not registered either.
+    _live_by_resource(
+        monkeypatch,
+        {
+            "alpha": [LiveNamespace("a1", tenant_labels("proj", "dev", "alpha", "alpha"))],
+            "beta": [LiveNamespace("b1", tenant_labels("proj", "dev", "beta", "beta"))],
+        },
+    )
+    config = validate_model(
+        StackConfig,
+        {
+            "tenants": [
+                {"name": "alpha", "namespaces": ["a2"]},
+                {"name": "beta", "namespaces": ["b1", "a1"]},
+            ]
+        },
+    )
+    platform.tenants.update({t.name: t for t in config.tenants})
+    with pytest.raises(ConfigError) as err:
+        run(lambda: build(config, platform))
+    assert err.value.path == "tenants[1].name"
+    assert "identity is immutable: a1 was created by this stack for tenant 'alpha'" in str(
+        err.value
+    )
+    assert registered_types() == []
+
+
+def test_check_tenants_in_python_checks_all_then_constructors_skip_the_cluster(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from helm_enterprise import check_tenants
+
+    reads = _live_by_resource(
+        monkeypatch,
+        {"alpha": [LiveNamespace("a1", tenant_labels("proj", "dev", "alpha", "alpha"))]},
+    )
+    refused = [("alpha", {"namespaces": ["a2"]}), ("beta", {"namespaces": ["a1"]})]
+
+    def refused_program() -> None:
+        check_tenants(refused)
+        for name, args in refused:
+            Tenant(name, args)
+
+    with pytest.raises(ConfigError) as err:
+        run(refused_program)
+    assert err.value.path == "tenants[1].name" and "tenant 'alpha'" in str(err.value)
+    assert registered_types() == []
+    assert reads == ["alpha", "beta"]
+
+    # Accepted: both checked once, before either registers; the constructors do not read
+    # the cluster again.
+    platform.tenants.clear()
+    reads.clear()
+    fine: list[tuple[str, dict[str, Any]]] = [
+        ("alpha", {"namespaces": ["a1", "a2"]}),
+        ("beta", {"namespaces": ["b1"]}),
+    ]
+
+    def program() -> None:
+        check_tenants(fine)
+        for name, args in fine:
+            Tenant(name, args)
+
+    r = run(program)
+    assert len(r.of_type(TENANT)) == 2 and len(r.of_type(NS)) == 3
+    assert reads == ["alpha", "beta"]
+
+
+@pytest.mark.parametrize(
+    ("specs", "path", "fragment"),
+    [
+        (
+            [("alpha", {"namespaces": ["a1"]}), ("beta", {"namespaces": ["b1"], "tier": "huge"})],
+            "tenants[1].tier",
+            "unknown tier 'huge'",
+        ),
+        (
+            [("alpha", {"namespaces": ["a1"]}), ("beta", {"namespaces": ["a1"]})],
+            "tenants[1].namespaces[0]",
+            "already belongs to tenant 'alpha'",
+        ),
+        (
+            [("alpha", {"namespaces": ["a1"]}), ("alpha", {"namespaces": ["a1"]})],
+            "tenants[1]",
+            "two tenants use the resource name 'alpha'",
+        ),
+    ],
+)
+def test_check_tenants_config_problems_register_nothing(
+    platform: Platform, specs: list[tuple[str, dict[str, Any]]], path: str, fragment: str
+) -> None:
+    from helm_enterprise import check_tenants
+
+    def program() -> None:
+        check_tenants(specs)
+        for name, args in specs:
+            Tenant(name, args)
+
+    with pytest.raises(ConfigError) as err:
+        run(program)
+    assert err.value.path == path and fragment in str(err.value)
+    assert registered_types() == []

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from helm_enterprise.kube.postrender import install, relabel
+from helm_enterprise.kube.postrender import install, launcher_path, relabel
 
 MANIFESTS = """---
 apiVersion: v1
@@ -39,7 +39,7 @@ def test_relabel_every_object_keeps_the_rest() -> None:
 
 def test_launcher_runs_as_helm_would(tmp_path: Path) -> None:
     rel = install(tmp_path, "web", {"k": "v"}, {"a": "b"})
-    assert rel == "./.helm-enterprise/postrender/web"
+    assert rel == f"./{launcher_path('web', {'k': 'v'}, {'a': 'b'})}"
     launcher = tmp_path / rel
     assert os.access(launcher, os.X_OK)
     proc = subprocess.run(
@@ -53,3 +53,50 @@ def test_launcher_runs_as_helm_would(tmp_path: Path) -> None:
     docs = list(yaml.safe_load_all(proc.stdout))
     assert all(d["metadata"]["labels"]["k"] == "v" for d in docs)
     assert sys.executable in launcher.read_text()
+
+
+def test_each_stack_and_tenant_has_its_own_launcher(tmp_path: Path) -> None:
+    """Stacks of one project run in parallel from one directory: a release's launcher is
+    named after its labels, so no stack's Helm runs another stack's (and a label change is
+    a new path, i.e. an upgrade that relabels the objects)."""
+
+    def labels(stack: str, tenant: str) -> dict[str, str]:
+        return {"helm-enterprise.io/stack": stack, "helm-enterprise.io/tenant": tenant}
+
+    owner = {"helm-enterprise.io/owner": "proj/p3/web"}
+    p3 = install(tmp_path, "web", labels("p3", "t3"), owner)
+    p6 = install(tmp_path, "web", labels("p6", "t6"), owner)
+    other_tenant = install(tmp_path, "web", labels("p3", "t6"), owner)
+    assert len({p3, p6, other_tenant}) == 3
+    assert all(p.startswith("./.helm-enterprise/postrender/web-") for p in (p3, p6))
+    # Each file holds its own labels, and installing again leaves it as it is.
+    assert '"helm-enterprise.io/stack": "p3"' in (tmp_path / p3).read_text()
+    assert '"helm-enterprise.io/stack": "p6"' in (tmp_path / p6).read_text()
+    before = (tmp_path / p3).stat()
+    assert install(tmp_path, "web", labels("p3", "t3"), owner) == p3
+    after = (tmp_path / p3).stat()
+    assert (before.st_ino, before.st_mtime_ns) == (after.st_ino, after.st_mtime_ns)
+    # The path does not depend on the machine (it is recorded in state), only on the labels.
+    assert launcher_path("web", labels("p3", "t3"), owner) == Path(p3.removeprefix("./"))
+    assert sys.executable not in p3
+    # No temporary file is left behind.
+    assert sorted(f.name.startswith(".") for f in (tmp_path / p3).parent.iterdir()) == [
+        False,
+        False,
+        False,
+    ]
+
+
+def test_parallel_installs_never_expose_a_partial_or_foreign_launcher(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(i: int) -> tuple[int, str]:
+        stack = f"p{i % 6}"
+        rel = install(tmp_path, "web", {"helm-enterprise.io/stack": stack}, {})
+        return i % 6, (tmp_path / rel).read_text()
+
+    with ThreadPoolExecutor(8) as pool:
+        seen = list(pool.map(one, range(120)))
+    for i, text in seen:
+        assert text.endswith("\n") and f'"helm-enterprise.io/stack": "p{i}"' in text
+    assert len(list((tmp_path / ".helm-enterprise" / "postrender").iterdir())) == 6
