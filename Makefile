@@ -29,10 +29,14 @@ unit: $(STAMP)
 	$(PY) -m pytest tests/unit -q
 
 # The e2e tier starts the sandbox itself (building the toolchain on a fresh machine:
-# about an hour of compiling on 2 cores, then cached in ~/.cache/helm-enterprise).
+# about half an hour of compiling on 2 cores, then cached in ~/.cache/helm-enterprise).
+# Two workers share one sandbox; a test file stays on one worker (--dist loadfile), so the
+# tests that stop a shared component (Git host down, cluster b's outage) only disturb the
+# tests of their own file. E2E_WORKERS=0 runs them one after another.
+E2E_WORKERS ?= 2
 e2e: $(STAMP)
 	$(VENV)/bin/helm-enterprise sandbox toolchain
-	$(PY) -m pytest tests/e2e -q -m e2e
+	$(PY) -m pytest tests/e2e -q -m e2e -n $(E2E_WORKERS) --dist loadfile
 
 test: lint unit e2e
 
