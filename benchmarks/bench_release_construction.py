@@ -129,7 +129,9 @@ def main() -> None:
             )
         )
         backends.append(backend)
-        platform = Platform(cluster=ClusterConfig(kubeconfig="/nonexistent"), base_dir=REPO)
+        platform = Platform(
+            cluster=ClusterConfig(kubeconfig="/nonexistent", unreachable="warn"), base_dir=REPO
+        )
         platform._resolver = SecretResolver({"vault": backend})
         set_default_platform(platform)
         for i in range(n):
@@ -160,7 +162,11 @@ def main() -> None:
                     # Chart fetching and cluster checks are I/O measured elsewhere; this
                     # benchmark is about what the component adds to constructing a release.
                     "validation": {"schema": False, "ownership": False},
-                    "rollback": {"recover_pending": False, "recover_failed_install": False},
+                    "rollback": {
+                        "recover_pending": False,
+                        "recover_failed_install": False,
+                        "restore_out_of_band": False,
+                    },
                 },
             )
 

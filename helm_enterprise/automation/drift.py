@@ -140,6 +140,9 @@ class _StackCheck:
         self.policy = stack_policy(config)
         self.report.mode = self.options.mode or self.policy.mode
         self.access = self.options.access or stack_access(config, ws.work_dir)
+        self.load_inventory()
+
+    def load_inventory(self) -> None:
         deployment = self.stack.export_stack().deployment or {}
         self.inventory = inventory.from_state(deployment.get("resources") or [])
 
@@ -349,6 +352,9 @@ class _StackCheck:
                 remaining = self.report.outstanding
                 if self.options.verify:
                     self.say("checking again")
+                    if any(r.ref.via == "release" for r in self.report.remediation):
+                        # A `pulumi up` ran: the applied revisions are in the new state.
+                        self.load_inventory()
                     remaining = [
                         f for f in self.detect(cluster) if f.state is not DriftState.IN_SYNC
                     ]

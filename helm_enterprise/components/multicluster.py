@@ -295,7 +295,11 @@ def _frozen(cfg: ReleaseConfig) -> ReleaseConfig:
         update={
             "validation": cfg.validation.model_copy(update={"ownership": False}),
             "rollback": cfg.rollback.model_copy(
-                update={"recover_pending": False, "recover_failed_install": False}
+                update={
+                    "recover_pending": False,
+                    "recover_failed_install": False,
+                    "restore_out_of_band": False,
+                }
             ),
         }
     )
@@ -408,7 +412,10 @@ class MultiClusterRelease(pulumi.ComponentResource):
             )
             scoped = dataclasses.replace(
                 platform,
-                cluster=ClusterConfig(kubeconfig=cluster.kubeconfig, context=cluster.context),
+                # This cluster, with the stack's other settings (``unreachable``).
+                cluster=(platform.cluster or ClusterConfig()).model_copy(
+                    update={"kubeconfig": cluster.kubeconfig, "context": cluster.context}
+                ),
             )
             # Share the program's Vault resolver (and its cache) across clusters.
             scoped._resolver = resolver

@@ -30,6 +30,7 @@ from typing import Any, Literal, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
+from kubernetes.client.exceptions import ApiException
 
 from helm_enterprise._values import merge
 from helm_enterprise.audit.hooks import lifecycle_hooks, record_validation_failure
@@ -39,6 +40,7 @@ from helm_enterprise.config._base import format_duration, validate_model
 from helm_enterprise.config.release import ReleaseConfig, effective_timeouts
 from helm_enterprise.config.secrets import SecretKeyRef
 from helm_enterprise.errors import (
+    ClusterUnavailableError,
     ConfigError,
     HelmEnterpriseError,
     SecretBackendError,
@@ -51,8 +53,10 @@ from helm_enterprise.kube import (
     outofband,
     ownership,
     postrender,
+    reach,
     recovery,
 )
+from helm_enterprise.kube.client import NO_ANSWER, api_error
 from helm_enterprise.kube.render import Rendered, render_captured, rendered_output
 from helm_enterprise.kube.rollback import (
     HistoryReader,
@@ -716,13 +720,26 @@ class Release(pulumi.ComponentResource):
             # Nothing reads the cluster: the description follows the config alone.
             return False, dataclasses.replace(unread, keep_recorded=False)
         access = platform.cluster_access
-        api = access.reachable_client()
-        if api is None:
-            pulumi.log.warn(
-                f"cluster {access.describe()} not reachable: ownership and recovery checks skipped",
-                resource=self,
+        setting = platform.cluster.unreachable if platform.cluster else "warn-on-preview"
+
+        def unreachable(err: Exception | None) -> tuple[bool, outofband.Decision]:
+            # Skip or stop: kube/reach.py decides (a 401/403 never gets here: it raises).
+            decision = reach.decide(
+                reach.Reach.UNREACHABLE,
+                preview=pulumi.runtime.is_dry_run(),
+                unreachable=setting,
+                ownership=cfg.validation.ownership,
+                where=access.describe(),
+                reason=type(err).__name__ if err is not None else "",
             )
+            if decision.action is reach.Action.FAIL:
+                raise ClusterUnavailableError(f"{cfg.name}: {decision.message}") from err
+            pulumi.log.warn(decision.message, resource=self)
             return False, unread
+
+        api = access.reachable_client()  # ClusterAccessDeniedError on 401/403
+        if api is None:
+            return unreachable(None)
         try:
             findings: list[Finding] = []
             if cfg.validation.ownership:
@@ -757,7 +774,11 @@ class Release(pulumi.ComponentResource):
             )
             return self._act(api, decision), revision
         except HelmEnterpriseError:
-            raise
+            raise  # among them ClusterAccessDeniedError: unauthorised is not unreachable
+        except ApiException as err:
+            raise api_error(err, api, f"run the pre-apply checks of {cfg.name}") from err
+        except NO_ANSWER as err:  # the cluster went away during the checks
+            return unreachable(err)
         except Exception as err:
             pulumi.log.warn(
                 f"pre-apply checks could not complete: {type(err).__name__}: {err}", resource=self

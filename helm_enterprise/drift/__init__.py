@@ -7,6 +7,9 @@
   controllers and webhooks own, ``/spec/replicas`` of HPA targets.
 * :mod:`.release` / :mod:`.live` — release mode: Helm's stored manifest, dry-run applied,
   against the live objects; remediation by forced server-side apply.
+* :mod:`.revision` — release mode, the release itself: the deployed revision against the
+  one the stack applied (a hand ``helm rollback``/``helm upgrade``); remediation by the
+  ``pulumi up`` that upgrades back (:mod:`helm_enterprise.kube.outofband`).
 * :mod:`.inventory` — what a stack deployed, from its state.
 * :mod:`.act` / :mod:`.report` — the action per stack, audit events, exit codes.
 

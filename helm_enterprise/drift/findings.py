@@ -37,9 +37,10 @@ class Change(enum.Enum):
 @dataclasses.dataclass(frozen=True)
 class ObjectRef:
     """One Kubernetes object of a release. ``via`` says how it was compared:
-    ``manifest`` (release mode: Helm's stored manifest against the cluster) or
-    ``refresh`` (a Pulumi resource: ``pulumi refresh --preview-only``); ``urn`` is set for
-    the latter."""
+    ``manifest`` (release mode: Helm's stored manifest against the cluster),
+    ``refresh`` (a Pulumi resource: ``pulumi refresh --preview-only``) or ``release``
+    (the Helm release itself: its deployed revision against the one the stack applied);
+    ``urn`` is set for the latter two."""
 
     api_version: str
     kind: str
@@ -126,6 +127,7 @@ class ObjectFinding:
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "kind": "release" if self.ref.via == "release" else "object",
             "release": self.ref.release,
             "object": self.ref.to_dict(),
             "via": self.ref.via,

@@ -1,7 +1,9 @@
 """What a stack deployed, read from its state (``pulumi stack export``).
 
 * Helm releases (``kubernetes:helm.sh/v3:Release``, release mode): their name and
-  namespace, compared through Helm's manifest (:mod:`helm_enterprise.drift.release`).
+  namespace, compared through Helm's manifest (:mod:`helm_enterprise.drift.release`), and
+  the revision and chart version the stack applied (``status``), compared with the
+  deployed revision (:mod:`helm_enterprise.drift.revision`).
 * Kubernetes objects that are Pulumi resources (chart mode's objects, namespaces,
   ownership records): compared through ``pulumi refresh --preview-only``.
 * HorizontalPodAutoscalers in the stack: their targets' ``/spec/replicas`` is ignored.
@@ -33,12 +35,15 @@ _HPA_TYPES = (
 @dataclasses.dataclass(frozen=True)
 class HelmReleaseRef:
     """A release-mode Helm release of the stack. ``release`` is the helm_enterprise
-    release (component) it belongs to."""
+    release (component) it belongs to; ``revision``/``chart_version`` are what the stack
+    last applied (None when its state does not say)."""
 
     name: str
     namespace: str
     urn: str
     release: str
+    revision: int | None = None
+    chart_version: str | None = None
 
 
 @dataclasses.dataclass
@@ -88,9 +93,19 @@ def from_state(resources: Iterable[Mapping[str, Any]]) -> Inventory:
         if res_type == HELM_RELEASE_TYPE:
             name = str(outputs.get("name") or (r.get("inputs") or {}).get("name") or "")
             namespace = str(outputs.get("namespace") or "default")
+            status = outputs.get("status")
+            status = status if isinstance(status, Mapping) else {}
+            revision = status.get("revision")
             if name:
                 inv.helm_releases.append(
-                    HelmReleaseRef(name, namespace, urn, component_of(urn) or name)
+                    HelmReleaseRef(
+                        name,
+                        namespace,
+                        urn,
+                        component_of(urn) or name,
+                        revision=revision if isinstance(revision, int) else None,
+                        chart_version=str(status["version"]) if status.get("version") else None,
+                    )
                 )
                 inv.namespaces.add(namespace)
         elif _is_object(res_type):

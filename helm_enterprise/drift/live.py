@@ -38,6 +38,9 @@ class Cluster(Protocol):
     def deployed_record(self, namespace: str, release: str) -> helm_storage.HelmRecord | None:
         """The release's latest revision with status ``deployed`` (None when none)."""
 
+    def history(self, namespace: str, release: str) -> list[helm_storage.HelmRecord]:
+        """Every stored revision of the release, oldest first."""
+
     def place(self, obj: Mapping[str, Any], namespace: str) -> dict[str, Any]:
         """A copy with ``metadata.namespace`` set to ``namespace`` when the kind is
         namespaced and the manifest left it out (as Helm does), removed otherwise."""
@@ -113,10 +116,11 @@ class KubeCluster:
         return str(meta.get("name")), (meta.get("namespace") if resource.namespaced else None)
 
     def deployed_record(self, namespace: str, release: str) -> helm_storage.HelmRecord | None:
-        deployed = [
-            r for r in helm_storage.history(self.api, namespace, release) if r.status == "deployed"
-        ]
+        deployed = [r for r in self.history(namespace, release) if r.status == "deployed"]
         return deployed[-1] if deployed else None
+
+    def history(self, namespace: str, release: str) -> list[helm_storage.HelmRecord]:
+        return helm_storage.history(self.api, namespace, release)
 
     def place(self, obj: Mapping[str, Any], namespace: str) -> dict[str, Any]:
         resource = self._resource(obj)

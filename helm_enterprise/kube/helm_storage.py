@@ -13,20 +13,25 @@ import base64
 import dataclasses
 import datetime as dt
 import gzip
+import hashlib
+import hmac
 import json
+import secrets
 from typing import Any
 
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from helm_enterprise.errors import HelmEnterpriseError, truncate
+from helm_enterprise.kube.client import api_error
 
 PENDING = ("pending-install", "pending-upgrade", "pending-rollback")
 
 
 @dataclasses.dataclass(frozen=True)
 class HelmRecord:
-    """One revision of a Helm release (no values: they may hold secrets)."""
+    """One revision of a Helm release. No values (they may hold secrets): only
+    ``values_checksum``, a digest of the user-supplied values Helm stored, to tell whether
+    two revisions were deployed with the same values."""
 
     name: str
     namespace: str
@@ -38,6 +43,7 @@ class HelmRecord:
     updated: dt.datetime | None
     secret_name: str
     manifest: str = dataclasses.field(repr=False, default="")
+    values_checksum: str = ""
 
 
 def decode(data: str) -> dict[str, Any]:
@@ -63,6 +69,17 @@ def _time(text: str | None) -> dt.datetime | None:
         return None
 
 
+# Keyed per process: two records read by one process compare, but a digest that reaches a
+# report or log cannot be checked offline against guessed (low-entropy secret) values.
+_DIGEST_KEY = secrets.token_bytes(32)
+
+
+def values_checksum(values: Any) -> str:
+    """A digest of values (canonical JSON), comparable within this process only."""
+    text = json.dumps(values or {}, sort_keys=True, separators=(",", ":"), default=str)
+    return hmac.new(_DIGEST_KEY, text.encode(), hashlib.sha256).hexdigest()[:32]
+
+
 def _record(secret: Any, body: dict[str, Any]) -> HelmRecord:
     info = body.get("info") or {}
     meta = (body.get("chart") or {}).get("metadata") or {}
@@ -77,6 +94,7 @@ def _record(secret: Any, body: dict[str, Any]) -> HelmRecord:
         updated=_time(info.get("last_deployed")),
         secret_name=secret.metadata.name,
         manifest=str(body.get("manifest", "")),
+        values_checksum=values_checksum(body.get("config")),
     )
 
 
@@ -90,10 +108,8 @@ def history(api: k8s.ApiClient, namespace: str, name: str) -> list[HelmRecord]:
     except ApiException as err:
         if err.status == 404:
             return []
-        raise HelmEnterpriseError(
-            f"cannot read Helm history of {namespace}/{name}: HTTP {err.status} "
-            f"{truncate(str(err.reason or ''))}"
-        ) from None
+        # 401/403 name the identity and the missing permission (never "no history").
+        raise api_error(err, api, f"list Helm's release records of {namespace}/{name}") from err
     records = []
     for s in secrets.items:
         if (s.data or {}).get("release"):

@@ -267,3 +267,70 @@ def test_bad_policy_and_unknown_stack_are_errors_not_drift(
     assert "Traceback" not in proc.stderr
     proc = drift(sb, p, audit, "--ignore", "Deployment:spec")
     assert proc.returncode == 2 and "--ignore" in proc.stderr
+
+
+def test_hand_rollback_is_reported_and_upgraded_back(
+    sb: Env, project: Any, namespace: str, tmp_path: Path
+) -> None:
+    """Issue 10: `helm rollback` by hand is drift of the release itself; `--remediate` and a
+    plain `pulumi up` (no --refresh) upgrade back to the desired values."""
+    audit = tmp_path / "audit.jsonl"
+    p = project()
+    for message in ("v1", "v2"):
+        p.releases([hello(namespace, values={"replicaCount": 1, "message": message})])
+        p.up()
+    mark = f"Applied by helm-enterprise [helm-enterprise/{p.stack.name}/hello"
+    assert sb.helm_history("hello", namespace)[-1]["description"] == mark + "]"
+
+    def hand_rollback(expected_revision: int) -> None:
+        sb.helm("rollback", "hello", "1", "-n", namespace)
+        last = sb.helm_history("hello", namespace)[-1]
+        assert (last["revision"], last["description"]) == (expected_revision, "Rollback to 1")
+        config = sb.kubectl_json("-n", namespace, "get", "configmap", "hello-config")
+        assert config["data"]["message"] == "v1"
+
+    def assert_upgraded_back(revision: int, replaced: int) -> None:
+        last = sb.helm_history("hello", namespace)[-1]
+        assert (last["revision"], last["status"]) == (revision, "deployed")
+        assert last["description"] == f"{mark}, replaces revision {replaced}]"
+        config = sb.kubectl_json("-n", namespace, "get", "configmap", "hello-config")
+        assert config["data"]["message"] == "v2"
+
+    hand_rollback(3)
+    code, report = drift_json(sb, p, audit)
+    assert code == 1, report
+    (rel,) = [f for f in report["stacks"][0]["findings"] if f["kind"] == "release"]
+    assert (rel["release"], rel["via"], rel["state"]) == ("hello", "release", "drifted")
+    assert rel["object"]["kind"] == "Release" and rel["object"]["name"] == "hello"
+    fields = {f["path"]: f for f in rel["fields"]}
+    assert (fields["/revision"]["old"], fields["/revision"]["new"]) == (2, 3)
+    assert fields["/revision"]["by"] == ["Rollback to 1"]
+    assert fields["/description"]["new"] == "Rollback to 1"
+    assert fields["/values"]["redacted"] is True and fields["/values"]["old"] == "[redacted]"
+    assert any(
+        e["object"] == f"Release/{namespace}/hello" and e["via"] == "release"
+        for e in audit_events(audit, "drift-found")
+    )
+
+    # `pulumi preview`, no refresh: an update of the release, and a warning that says why.
+    preview = p.preview()
+    assert preview.change_summary.get("update") == 1, preview.change_summary
+    assert "revision 3 (chart hello-0.1.0, 'Rollback to 1') was not made by this stack" in (p.text)
+
+    code, report = drift_json(sb, p, audit, "--remediate")
+    (stack,) = report["stacks"]
+    assert code == 0, json.dumps(stack)
+    assert stack["remaining"] == []
+    assert [(r["object"]["kind"], r["ok"]) for r in stack["remediation"]] == [("Release", True)]
+    assert audit_events(audit, "drift-remediated")[-1]["result"] == "succeeded"
+    assert_upgraded_back(4, 3)
+
+    # Again by hand; this time the next plain `pulumi up` upgrades back, and then nothing
+    # is left to change.
+    hand_rollback(5)
+    out = p.up().outputs["releases"].value["hello"]
+    assert out["revision"] == 6
+    assert_upgraded_back(6, 5)
+    p.stack.preview(expect_no_changes=True, on_output=p._out, color="never")
+    code, report = drift_json(sb, p, audit)
+    assert code == 0, report

@@ -116,3 +116,16 @@ def test_refresh_ref_from_inputs_or_urn() -> None:
     )
     bare = refresh_ref(API_NS, "kubernetes:core/v1:Namespace", None, "api")
     assert (bare.api_version, bare.kind, bare.name) == ("v1", "Namespace", "api-namespace")
+
+
+def test_inventory_keeps_the_applied_revision_of_a_helm_release() -> None:
+    helm = {
+        **STATE[6],
+        "outputs": {
+            "name": "api",
+            "namespace": "backend",
+            "status": {"revision": 4, "version": "1.2.0", "status": "deployed"},
+        },
+    }
+    (rel,) = from_state([STATE[0], STATE[5], helm]).helm_releases
+    assert (rel.revision, rel.chart_version) == (4, "1.2.0")
