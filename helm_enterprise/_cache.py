@@ -28,3 +28,17 @@ def private_runtime_dir() -> Path:
         raise PermissionError(f"{path} belongs to another user; refusing to use it")
     path.chmod(0o700)
     return path
+
+
+def toolchain_root() -> Path:
+    """Where ``helm-enterprise sandbox toolchain`` keeps the binaries it builds."""
+    return cache_root() / "toolchain"
+
+
+def toolchain_binary(name: str) -> Path | None:
+    """A binary of the sandbox toolchain (``helm``, ``pulumi``...) when it has been built.
+
+    For feature packages that may use the toolchain's tools but must not import
+    :mod:`helm_enterprise.sandbox` (only the CLI and the tests do)."""
+    path = toolchain_root() / "bin" / name
+    return path if path.is_file() else None

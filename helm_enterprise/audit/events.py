@@ -33,6 +33,7 @@ from helm_enterprise.audit.buffer import DiskBuffer, Dropped
 from helm_enterprise.audit.identity import resolve_actor, run_id
 from helm_enterprise.audit.log import AuditLog
 from helm_enterprise.audit.redact import scrub, scrub_text
+from helm_enterprise.audit.schema import integral
 from helm_enterprise.audit.sinks import Forwarder, Sink
 from helm_enterprise.errors import AuditError
 
@@ -130,7 +131,7 @@ class Auditor:
     def write(self, event: Mapping[str, Any]) -> dict[str, Any]:
         """Store ``event`` in the local log (raises AuditError when that fails), then queue
         it for every sink (never raises). Returns the stored record."""
-        clean = scrub(dict(event))
+        clean = scrub(integral(event))
         overflows: list[tuple[Forwarder, Dropped]] = []
         try:
             record = self.log.append(clean, lambda r: self._fan_out(r, overflows))

@@ -21,6 +21,7 @@ applied.
 from __future__ import annotations
 
 import asyncio
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -251,6 +252,34 @@ def _current_run() -> object:
     return get_monitor()
 
 
+# The exit code by which a Python program tells Pulumi's language host that it has already
+# shown its error (pulumi-language-python-exec uses the same).
+_ERROR_ALREADY_SHOWN = 32
+
+
+def exit_quietly_when_interrupted() -> None:
+    """Make the engine's interrupt end this program without a traceback.
+
+    Why (issue 10): a program whose hooks the engine may still call does not exit when its
+    body is done; it waits for the engine (``SignalAndWaitForShutdown``). When an update
+    fails — a cluster that died while Helm waited on it — Pulumi's language host ends the
+    program with SIGINT, and Python's default handler raises ``KeyboardInterrupt`` where the main
+    thread is: the user sees the run's one-line error followed by a traceback of asyncio
+    and gRPC frames. Here SIGINT raises ``SystemExit(32)`` instead, which unwinds the same
+    way (the SDK's cleanup still runs) but prints nothing. Only in the main thread (the
+    only place a handler can be set), and never over a handler someone else installed.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        return
+
+    def interrupted(_signum: int, _frame: object) -> None:
+        raise SystemExit(_ERROR_ALREADY_SHOWN)
+
+    signal.signal(signal.SIGINT, interrupted)
+
+
 def start_callback_server() -> None:
     """Start the Pulumi SDK's callback server — the gRPC endpoint through which the engine
     calls hook functions — once per program run, before the first hook is created.
@@ -270,11 +299,16 @@ def start_callback_server() -> None:
     running before any hook registers, and a failure stops a started server cleanly.
     """
     from pulumi.runtime import settings
+    from pulumi.runtime.mocks import MockMonitor
     from pulumi.runtime.proto import resource_pb2
     from pulumi.runtime.sync_await import _sync_await
 
-    if settings.get_monitor() is None or settings.SETTINGS.callbacks is not None:
-        return  # not in a program, or already started (e.g. hooks bound in a transform)
+    if settings.get_monitor() is None:
+        return  # not in a program
+    if not isinstance(settings.get_monitor(), MockMonitor):  # unit tests: no engine
+        exit_quietly_when_interrupted()
+    if settings.SETTINGS.callbacks is not None:
+        return  # already started (e.g. hooks bound in a transform)
     if not settings.monitor_supports_feature(resource_pb2.RESOURCE_MONITOR_FEATURE_RESOURCE_HOOKS):
         return  # the SDK reports an engine without hooks when a hook registers
     servicer = _sync_await(settings._get_callbacks())

@@ -27,7 +27,7 @@ ACTIONS: dict[str, str] = {
     "create": "a Helm release (or chart) is created",
     "update": "a Helm release (or chart) is upgraded",
     "delete": "a Helm release (or chart) is deleted",
-    "rollback": "a release was rolled back (command or automatic, after a failed check)",
+    "rollback": "a release was rolled back (command, failed health check, Helm's atomic)",
     "validation-failed": "dry-run checks (config, values schema, ownership) failed",
     "drift-found": "a deployed object differs from the desired state",
     "drift-remediated": "drifted objects were put back to the desired state",
@@ -140,6 +140,18 @@ EVENT_SCHEMA: dict[str, Any] = {
             "description": "where the chart came from: repository URL, OCI ref, Git commit",
         },
         "revision": {"type": ["integer", "null"], "description": "Helm revision"},
+        "from_revision": {
+            "type": ["integer", "null"],
+            "description": "Helm revision before the operation (updates, rollbacks)",
+        },
+        "to_revision": {
+            "type": ["integer", "null"],
+            "description": "rollback: the revision rolled back to",
+        },
+        "new_revision": {
+            "type": ["integer", "null"],
+            "description": "rollback: the revision Helm wrote for it ('Rollback to N')",
+        },
         "resource": {"type": ["string", "null"], "description": "Pulumi URN"},
         "duration_seconds": {"type": ["number", "null"], "minimum": 0},
         "error": {"type": ["string", "null"], "description": "failure message (no secrets)"},
@@ -174,11 +186,46 @@ CSV_COLUMNS = (
 ENVELOPE = ("schema", "seq", "time", "prev", "hash", "sig")
 
 
-def validate_record(record: Mapping[str, Any]) -> list[str]:
-    """Problems of ``record`` against :data:`EVENT_SCHEMA` (empty when it conforms)."""
-    from jsonschema import Draft202012Validator
+# Top-level fields whose type is integer. Pulumi hands every number to a program as a float
+# (resource outputs, hook arguments, dynamic-provider inputs), so a Helm revision arrives as
+# ``2.0``; :func:`integral` turns those back into integers before a record is written.
+INTEGER_FIELDS = frozenset(
+    name
+    for name, spec in EVENT_SCHEMA["properties"].items()
+    if "integer" in (spec["type"] if isinstance(spec.get("type"), list) else [spec.get("type")])
+)
 
-    validator = Draft202012Validator(EVENT_SCHEMA)
+
+def integral(event: Mapping[str, Any]) -> dict[str, Any]:
+    """``event`` with whole-number floats of :data:`INTEGER_FIELDS` as ints (``2.0`` → ``2``).
+
+    The one place numbers from Pulumi are put right: every record passes through it (see
+    :meth:`helm_enterprise.audit.events.Auditor.write`). Other values are left as they are.
+    """
+    out = dict(event)
+    for name in INTEGER_FIELDS & out.keys():
+        value = out[name]
+        if isinstance(value, float) and value.is_integer():
+            out[name] = int(value)
+    return out
+
+
+def validate_record(record: Mapping[str, Any]) -> list[str]:
+    """Problems of ``record`` against :data:`EVENT_SCHEMA` (empty when it conforms).
+
+    Stricter than JSON Schema on one point: an ``integer`` field must be written without a
+    fraction. The specification accepts ``2.0`` as an integer, but typed consumers (SIEM
+    field mappings, SQL loaders, Go structs) reject it, so ``2.0`` is a problem here.
+    """
+    from jsonschema import Draft202012Validator, validators
+
+    checker = Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer", lambda _checker, value: isinstance(value, int) and not isinstance(value, bool)
+    )
+    strict = validators.extend(  # type: ignore[no-untyped-call]  # jsonschema's own typing
+        Draft202012Validator, type_checker=checker
+    )
+    validator = strict(EVENT_SCHEMA)
     return [
         f"{'.'.join(map(str, e.absolute_path)) or '(record)'}: {e.message}"
         for e in validator.iter_errors(dict(record))

@@ -157,7 +157,7 @@ def stack_config(
     stack = catalogue.stacks[index]
     out = {k: (_text(v), False) for k, v in {**catalogue.config, **stack.config}.items()}
     if stack.cluster is not None:
-        cluster = stack.cluster.model_dump(exclude_none=True)
+        cluster = stack.cluster.model_dump(exclude_none=True, exclude_unset=True)
         out["helm-enterprise:cluster"] = (json.dumps(cluster), False)
     for key in stack.secrets:
         out[key] = (read_secret(key, stack, index), True)

@@ -18,7 +18,7 @@ import typer
 
 from helm_enterprise.cli import JsonOpt, audit_app, emit_json, err, handle_errors, out
 from helm_enterprise.config.audit import AuditConfig
-from helm_enterprise.errors import ConfigError
+from helm_enterprise.errors import AuditError, ConfigError
 
 ConfigOpt = Annotated[
     Path | None,
@@ -118,18 +118,25 @@ def audit_verify(
     signing = cfg.signing if cfg else None
     chosen = method or (signing.method if signing else None)
     verifier: Verifier | None = None
-    if public_key is not None:
-        verifier = Ed25519Verifier(ed25519_public(public_key.read_text()))
-    elif key is not None or signing is not None:
-        if key is not None:
-            material = _read_key(key)
-        else:
-            assert signing is not None
-            material = KeyReader()(signing.key)
-        if (chosen or "hmac") == "hmac":
-            verifier = hmac_key(material, "")
-        else:
-            verifier = Ed25519Verifier(ed25519_private(material).public_key())
+    # An unusable key is bad usage (exit 2), not a finding about the log (exit 1).
+    option = "--public-key" if public_key is not None else "--key" if key else "signing.key"
+    try:
+        if public_key is not None:
+            verifier = Ed25519Verifier(ed25519_public(public_key.read_text()))
+        elif key is not None or signing is not None:
+            if key is not None:
+                material = _read_key(key)
+            else:
+                assert signing is not None
+                material = KeyReader()(signing.key)
+            if (chosen or "hmac") == "hmac":
+                verifier = hmac_key(material, "")
+            else:
+                verifier = Ed25519Verifier(ed25519_private(material).public_key())
+    except AuditError as e:
+        raise ConfigError(str(e), path=option) from None
+    except OSError as e:
+        raise ConfigError(f"cannot read {public_key}: {e.strerror}", path=option) from None
     path = _log_path(log, cfg)
     if not path.exists() and not AuditLog(path).segments():
         raise ConfigError(f"no audit log at {path}", path="--log")

@@ -75,6 +75,7 @@ def up(
     if not (project / "Pulumi.yaml").exists():
         raise ConfigError(f"no Pulumi.yaml in {project}", path="project", hint="set --cwd")
     operation: Operation = "preview" if preview else "up"
+    operator = AutomationOperator(project)  # refuses unsafe Pulumi logging before any output
     names = [s.name for s in cat.stacks]
     lock = threading.Lock()
 
@@ -104,7 +105,7 @@ def up(
 
         summary = run_stacks(
             cat,
-            AutomationOperator(project),
+            operator,
             operation=operation,
             parallel=parallel,
             stop_on_failure=stop_on_failure,

@@ -91,6 +91,7 @@ def run_checks(props: dict[str, Any]) -> dict[str, Any]:
                 access=access,
                 reason=f"health check failed: {'; '.join(m.detail for m in report.failing())}",
                 timeout_seconds=int(float(props["deadline"])),
+                trigger="health-check",
             )
         except HelmEnterpriseError as err:
             raise HealthCheckError(f"{message}; rollback failed: {err}") from None

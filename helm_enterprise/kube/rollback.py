@@ -1,26 +1,57 @@
 """Helm rollback of a release to a given revision (T1.4), recorded for audit.
 
-Used by `helm-enterprise rollback` and by health checks that fail after an upgrade.
+Used by `helm-enterprise rollback` and by health checks that fail after an upgrade; and
+:func:`record_automatic_rollback` records the rollback Helm's ``atomic`` upgrade performs by
+itself (inside the Kubernetes provider) when readiness fails.
 
 The rollback itself is Helm's (``helm rollback``, which keeps hooks, waits for readiness
 and writes a new revision "Rollback to N"); helm_enterprise chooses and checks the target,
-records who/when/from/to/why in the audit log, and can refresh the Pulumi stack so its
-state matches the cluster. A later ``pulumi up`` applies the program's desired state
-again — pin the chart version/values in config when the rollback should stick.
+records who/when/from/to/why in the audit log (a ``before`` and an ``after`` record), and
+can refresh the Pulumi stack so its state matches the cluster. A later ``pulumi up``
+applies the program's desired state again — pin the chart version/values in config when
+the rollback should stick.
+
+Helm's atomic rollback leaves no trace but Helm's history, so it is decided from that
+history (:func:`automatic_rollback`, a pure function) and recorded when the failed update
+returns.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import re
 import shutil
 import subprocess
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
+from helm_enterprise._cache import toolchain_binary
 from helm_enterprise.audit import AuditLog, emit, resolve_actor
-from helm_enterprise.errors import RollbackError, truncate
+from helm_enterprise.errors import HelmEnterpriseError, RollbackError, truncate
 from helm_enterprise.kube import helm_storage
 from helm_enterprise.kube.client import ClusterAccess
+
+HistoryReader = Callable[[str, str], list[helm_storage.HelmRecord]]
+"""``(namespace, release)`` → the release's Helm history, oldest first."""
+
+
+def cluster_history(access: ClusterAccess) -> HistoryReader:
+    """Read Helm history from the cluster ``access`` reaches (RollbackError when it does not
+    answer)."""
+
+    def read(namespace: str, release: str) -> list[helm_storage.HelmRecord]:
+        api = access.reachable_client()
+        if api is None:
+            raise RollbackError(f"cluster {access.describe()} is not reachable")
+        try:
+            return helm_storage.history(api, namespace, release)
+        finally:
+            api.close()
+
+    return read
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,13 +74,16 @@ class RollbackRecord:
 
 
 def helm_binary(explicit: str | None = None) -> str:
-    found = explicit or shutil.which("helm")
+    """The helm CLI: ``explicit``, else the one on PATH, else the sandbox toolchain's
+    (``helm-enterprise sandbox toolchain`` builds one into the cache)."""
+    found = explicit or shutil.which("helm") or toolchain_binary("helm")
     if not found:
         raise RollbackError(
-            "the helm CLI is needed for a Helm rollback and was not found on PATH "
-            "(install helm 3, or run `helm-enterprise sandbox toolchain` and use its bin dir)"
+            "the helm CLI is needed for a Helm rollback and was found neither on PATH nor in "
+            "the sandbox toolchain (install helm 3, or build the toolchain with "
+            "`helm-enterprise sandbox toolchain`)"
         )
-    return found
+    return str(found)
 
 
 def choose_target(
@@ -75,6 +109,16 @@ def choose_target(
     return current, to_revision
 
 
+def _record(
+    audit: AuditLog | None, phase: str, result: str, who: str, fields: dict[str, Any]
+) -> None:
+    """One ``rollback`` audit record (``fields`` carry no secret: revisions, names, why)."""
+    if audit is not None:
+        audit.append({"action": "rollback", "phase": phase, "result": result, "who": who, **fields})
+    else:
+        emit("rollback", phase=phase, result=result, who=who, **fields)  # type: ignore[arg-type]
+
+
 def rollback(
     release: str,
     namespace: str,
@@ -87,20 +131,27 @@ def rollback(
     helm: str | None = None,
     audit: AuditLog | None = None,
     wait: bool = True,
+    trigger: str = "command",
+    history: HistoryReader | None = None,
 ) -> RollbackRecord:
-    """Roll ``release`` back with Helm and record it. Raises RollbackError on failure
-    (the failure is recorded too)."""
+    """Roll ``release`` back with Helm and record it: a ``before`` record (result
+    ``started``) once the target is chosen, an ``after`` record with the result.
+
+    Args:
+        trigger: what asked for it, recorded as ``trigger``: ``command`` (the CLI) or
+            ``health-check``.
+        helm: the helm binary (default: see :func:`helm_binary`).
+        history: reads Helm history (default: from the cluster ``access`` reaches).
+
+    Raises:
+        RollbackError: no reason, cluster unreachable, no valid target, or Helm failed (the
+            failure is recorded too).
+    """
     if not reason.strip():
         raise RollbackError("a reason is required (it is recorded for audit)")
-    api = access.reachable_client()
-    if api is None:
-        raise RollbackError(f"cluster {access.describe()} is not reachable")
-    try:
-        history = helm_storage.history(api, namespace, release)
-        current, target = choose_target(history, to_revision)
-    finally:
-        api.close()
-    actor = resolve_actor(who)
+    read = history or cluster_history(access)
+    before = read(namespace, release)
+    current, target = choose_target(before, to_revision)
     argv = [
         helm_binary(helm),
         "rollback",
@@ -118,19 +169,32 @@ def rollback(
         argv += ["--kubeconfig", str(Path(access.kubeconfig).expanduser())]
     if access.context:
         argv += ["--kube-context", access.context]
+    actor = resolve_actor(who)
+    common: dict[str, Any] = {
+        "release": release,
+        "namespace": namespace,
+        "from_revision": current,
+        "to_revision": target,
+        "why": reason,
+        "chart": f"{before[-1].chart}-{before[-1].chart_version}",
+        "trigger": trigger,
+    }
+    _record(audit, "before", "started", actor, common)
     start = time.monotonic()
-    proc = subprocess.run(
-        argv, capture_output=True, text=True, timeout=timeout_seconds + 60, check=False
-    )
+    try:
+        proc = subprocess.run(
+            argv, capture_output=True, text=True, timeout=timeout_seconds + 60, check=False
+        )
+        failure = "" if proc.returncode == 0 else (proc.stderr or proc.stdout)
+    except subprocess.TimeoutExpired:
+        failure = f"helm did not finish within {timeout_seconds + 60}s"
     duration = round(time.monotonic() - start, 2)
     new_revision = current
-    api = access.reachable_client()
-    if api is not None:
-        try:
-            after = helm_storage.history(api, namespace, release)
-            new_revision = after[-1].revision if after else current
-        finally:
-            api.close()
+    try:
+        after = read(namespace, release)
+        new_revision = after[-1].revision if after else current
+    except HelmEnterpriseError:
+        pass  # recorded with the revision known before
     record = RollbackRecord(
         release=release,
         namespace=namespace,
@@ -139,18 +203,100 @@ def rollback(
         new_revision=new_revision,
         who=actor,
         why=reason,
-        result="succeeded" if proc.returncode == 0 else "failed",
+        result="failed" if failure else "succeeded",
         duration_seconds=duration,
-        chart=f"{history[-1].chart}-{history[-1].chart_version}",
+        chart=common["chart"],
     )
     fields = {k: v for k, v in record.to_dict().items() if k not in ("who", "result")}
-    if audit is not None:
-        audit.append({"action": "rollback", "phase": "after", **record.to_dict()})
-    else:
-        emit("rollback", phase="after", result=record.result, who=record.who, **fields)
-    if proc.returncode != 0:
+    _record(audit, "after", record.result, actor, {**fields, "trigger": trigger})
+    if failure:
         raise RollbackError(
             f"helm rollback of {namespace}/{release} to revision {target} failed: "
-            f"{truncate(proc.stderr or proc.stdout, 400)}"
+            f"{truncate(failure, 400)}"
         )
     return record
+
+
+# -- Helm's own (atomic) rollback ---------------------------------------------------------
+
+_ROLLBACK_TO = re.compile(r"^Rollback to (\d+)$")
+
+
+@dataclasses.dataclass(frozen=True)
+class AutomaticRollback:
+    """A rollback Helm performed by itself: the upgrade to ``from_revision`` failed and
+    Helm rolled back to ``to_revision``, writing ``new_revision``."""
+
+    from_revision: int
+    to_revision: int
+    new_revision: int
+    succeeded: bool
+    chart: str
+
+
+def automatic_rollback(
+    history: Sequence[helm_storage.HelmRecord],
+    before_revision: int | None,
+    not_before: dt.datetime | None = None,
+) -> AutomaticRollback | None:
+    """Did Helm roll back after a failed upgrade from ``before_revision``? Decided from the
+    history alone: the newest revision says ``Rollback to N``, the one before it is the
+    upgrade's, and both are newer than ``before_revision`` (and, when its time is known,
+    the rollback happened at or after ``not_before``: an older rollback is not this one).
+
+    None for anything else: no revision before (a failed install, which ``atomic``
+    uninstalls), an upgrade that failed before Helm wrote a revision, a history read at
+    the wrong moment.
+    """
+    if before_revision is None or len(history) < 2:
+        return None
+    failed, latest = history[-2], history[-1]
+    match = _ROLLBACK_TO.match(latest.description.strip())
+    if match is None or failed.revision <= before_revision:
+        return None
+    if not_before is not None and latest.updated is not None and latest.updated < not_before:
+        return None
+    return AutomaticRollback(
+        from_revision=failed.revision,
+        to_revision=int(match.group(1)),
+        new_revision=latest.revision,
+        succeeded=latest.status == "deployed",
+        chart=f"{latest.chart}-{latest.chart_version}",
+    )
+
+
+def record_automatic_rollback(
+    release: str,
+    namespace: str,
+    *,
+    before_revision: int | None,
+    error: str,
+    history: HistoryReader,
+    not_before: dt.datetime | None = None,
+    trigger: str = "readiness",
+) -> AutomaticRollback | None:
+    """After a failed upgrade: when Helm rolled the release back by itself, record that
+    rollback (``before`` and ``after``, from/to/why) and return it. Both records are
+    written now, when we learn of it: the rollback ran inside the provider. ``error`` is
+    the failed update's error (the why). Returns None when there was no rollback."""
+    found = automatic_rollback(history(namespace, release), before_revision, not_before)
+    if found is None:
+        return None
+    fields: dict[str, Any] = {
+        "release": release,
+        "namespace": namespace,
+        "from_revision": found.from_revision,
+        "to_revision": found.to_revision,
+        "why": f"upgrade to revision {found.from_revision} failed: {truncate(error, 400)}",
+        "chart": found.chart,
+        "trigger": trigger,
+    }
+    emit("rollback", phase="before", result="started", **fields)
+    emit(
+        "rollback",
+        phase="after",
+        result="succeeded" if found.succeeded else "failed",
+        new_revision=found.new_revision,
+        **fields,
+    )
+    return found

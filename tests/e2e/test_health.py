@@ -136,11 +136,14 @@ def test_failed_check_rolls_back_to_the_previous_revision(
         m["check"] == "error-rate" and m["value"] == 0.5 for m in failed[-1]["measurements"]
     )
     rollbacks = [e for e in events if e["action"] == "rollback"]
-    assert (
-        rollbacks
-        and rollbacks[-1]["to_revision"] == 1
-        and "health check failed" in rollbacks[-1]["why"]
-    )
+    assert [(e["phase"], e["result"]) for e in rollbacks] == [
+        ("before", "started"),
+        ("after", "succeeded"),
+    ], rollbacks
+    for e in rollbacks:
+        assert (e["from_revision"], e["to_revision"], e["trigger"]) == (2, 1, "health-check")
+        assert "health check failed" in e["why"]
+    assert rollbacks[-1]["new_revision"] == history[-1]["revision"] == 3
     assert AuditLog(audit).verify().ok
 
 

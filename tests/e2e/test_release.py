@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 from helm_enterprise.audit import AuditLog
 from tests.e2e.conftest import REPO, Env
@@ -68,8 +69,12 @@ def test_up_ready_upgrade_destroy(sb: Env, project, namespace: str) -> None:
     assert [s for s in secrets["items"] if s["metadata"]["namespace"] == namespace] == []
 
 
-def test_readiness_failure_rolls_back_automatically(sb: Env, project, namespace: str) -> None:
+def test_readiness_failure_rolls_back_automatically(
+    sb: Env, project, namespace: str, tmp_path
+) -> None:
+    log = tmp_path / "audit.jsonl"
     p = project()
+    p.config("helm-enterprise:audit", {"log": str(log), "recordPreviews": False})
     p.releases([hello(namespace)])
     p.up()
     # Pods of the new revision never become Ready: the readiness timeout fires and Helm's
@@ -92,6 +97,18 @@ def test_readiness_failure_rolls_back_automatically(sb: Env, project, namespace:
     annotations = dep["spec"]["template"]["metadata"].get("annotations", {})
     assert "sandbox.helm-enterprise.io/never-ready" not in annotations
     assert dep["status"]["readyReplicas"] == 2
+    # Helm's own rollback is an audit event of its own: before and after, from/to/why.
+    rollbacks = [r for r in AuditLog(log).records() if r["action"] == "rollback"]
+    assert [(r["phase"], r["result"]) for r in rollbacks] == [
+        ("before", "started"),
+        ("after", "succeeded"),
+    ], rollbacks
+    for r in rollbacks:
+        assert (r["release"], r["namespace"], r["trigger"]) == ("hello", namespace, "readiness")
+        assert (r["from_revision"], r["to_revision"]) == (2, 1)
+        assert r["why"].startswith("upgrade to revision 2 failed: ")
+    assert rollbacks[-1]["new_revision"] == history[-1]["revision"] == 3
+    assert AuditLog(log).verify().ok
 
 
 def test_explicit_rollback_to_revision_is_recorded(
@@ -124,7 +141,12 @@ def test_explicit_rollback_to_revision_is_recorded(
         ],
         capture_output=True,
         text=True,
-        env={**sb.env, "HELM_ENTERPRISE_AUDIT_LOG": str(audit)},
+        # No helm on PATH, as in a user's shell: the CLI uses the sandbox toolchain's.
+        env={
+            **sb.env,
+            "PATH": str(Path(sys.executable).parent),
+            "HELM_ENTERPRISE_AUDIT_LOG": str(audit),
+        },
         timeout=600,
         check=False,
         cwd=REPO,
@@ -138,8 +160,13 @@ def test_explicit_rollback_to_revision_is_recorded(
     config = sb.kubectl_json("-n", namespace, "get", "configmap", "hello-config")
     assert config["data"]["message"] == "rev 1"
     events = list(AuditLog(audit).records())
-    assert events[-1]["action"] == "rollback"
-    assert events[-1]["who"] == "sam@example.com" and events[-1]["why"] == "bad release 3"
+    assert [(e["action"], e["phase"], e["result"]) for e in events[-2:]] == [
+        ("rollback", "before", "started"),
+        ("rollback", "after", "succeeded"),
+    ]
+    for e in events[-2:]:
+        assert (e["from_revision"], e["to_revision"], e["trigger"]) == (3, 1, "command")
+        assert e["who"] == "sam@example.com" and e["why"] == "bad release 3"
     assert AuditLog(audit).verify().ok
 
     # Rolling back to a revision that does not exist is a clear error, not a traceback.

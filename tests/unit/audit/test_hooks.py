@@ -159,7 +159,7 @@ def run_hooked(body: Callable[[], Any], preview: bool = False) -> HookMonitor:
 
 def audited_platform() -> Platform:
     p = Platform(
-        cluster=ClusterConfig(kubeconfig="/nonexistent/kubeconfig"),
+        cluster=ClusterConfig(kubeconfig="/nonexistent/kubeconfig", unreachable="warn"),
         base_dir=REPO,
         audit=AuditConfig(record_deletes=False),
     )

@@ -1,0 +1,66 @@
+"""Issue 10: a program that serves hooks is ended by the engine with SIGINT when an update
+fails; it must stop without Python's KeyboardInterrupt traceback."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from helm_enterprise.audit import hooks as audit_hooks
+from helm_enterprise.audit.hooks import exit_quietly_when_interrupted, lifecycle_hooks
+from tests.unit.pulumi_harness import run_program
+
+
+@pytest.fixture(autouse=True)
+def restore_sigint() -> Iterator[None]:
+    before = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
+def interrupt() -> BaseException:
+    """Deliver SIGINT to this process; what it raised (never lets it escape to pytest)."""
+    try:
+        signal.raise_signal(signal.SIGINT)
+    except (KeyboardInterrupt, SystemExit) as raised:
+        return raised
+    raise AssertionError("SIGINT raised nothing")
+
+
+def test_the_engines_interrupt_ends_the_program_without_a_traceback() -> None:
+    assert isinstance(interrupt(), KeyboardInterrupt)  # Python's default: a traceback
+    exit_quietly_when_interrupted()
+    raised = interrupt()
+    # SystemExit prints nothing; 32 tells the language host the error was already shown.
+    assert isinstance(raised, SystemExit) and raised.code == 32
+
+
+def test_a_handler_someone_else_installed_is_kept() -> None:
+    def theirs(_signum: int, _frame: Any) -> None:
+        return None
+
+    signal.signal(signal.SIGINT, theirs)
+    exit_quietly_when_interrupted()
+    assert signal.getsignal(signal.SIGINT) is theirs
+
+
+def test_nothing_changes_from_another_thread() -> None:
+    worker = threading.Thread(target=exit_quietly_when_interrupted)
+    worker.start()
+    worker.join()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_under_the_sdks_mocks_sigint_is_left_alone() -> None:
+    """Unit tests run programs under mocks, with no engine to interrupt them."""
+    audit_hooks.reset()
+    try:
+        run_program(lambda: lifecycle_hooks("web", {"namespace": "shop"}))
+    finally:
+        audit_hooks.reset()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
