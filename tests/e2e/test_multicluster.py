@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -171,6 +173,123 @@ def test_active_passive_fails_over_to_the_standby_and_back(
     assert out["plan"] == {"eu-2": "deploy", "eu-1": "idle"} and out["failover"] is None
     assert helm_releases(sb, "b", namespace) != []
     assert sb.kubectl("get", "namespace", namespace, cluster="a", check=False) == ""
+
+
+def _wait_for(what: str, check: Any, timeout: float = 180.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.5)
+
+
+def _ready_pods(sb: Env, namespace: str, annotation: str) -> int:
+    """Ready Pods on eu-2 whose template carries ``annotation``."""
+    pods = sb.kubectl_json("-n", namespace, "get", "pods", cluster="b")["items"]
+    return sum(
+        1
+        for pod in pods
+        if annotation in (pod["metadata"].get("annotations") or {})
+        and any(
+            c["type"] == "Ready" and c["status"] == "True"
+            for c in pod.get("status", {}).get("conditions") or []
+        )
+    )
+
+
+def _diagnosis(sb: Env, namespace: str) -> str:
+    """eu-2's Helm history, Pods and Nodes, for a failure message."""
+    pods = sb.kubectl("-n", namespace, "get", "pods,rs", "-o", "wide", cluster="b")
+    conditions = sb.kubectl(
+        "-n",
+        namespace,
+        "get",
+        "pods",
+        "-o",
+        "jsonpath={range .items[*]}{.metadata.name} {.status.phase} "
+        "{.status.conditions}{'\\n'}{end}",
+        cluster="b",
+    )
+    events = sb.kubectl("-n", namespace, "get", "events", cluster="b")
+    nodes = sb.kubectl("get", "nodes", cluster="b")
+    history = [
+        (h["revision"], h["status"], h["description"][:160])
+        for h in sb.helm_history("hello", namespace, cluster="b")
+    ]
+    return f"{history}\n{pods}\n{conditions}\n{events}\n{nodes}"
+
+
+def test_cluster_lost_while_helm_waits_then_the_next_run_converges(
+    sb: Env, project, namespace: str, tmp_path: Path
+) -> None:
+    """Issue 10: eu-2's API server dies for a minute while Helm waits for eu-2's slow
+    rollout (one new Pod Ready, the other not yet), audit trail on. The run fails with
+    one-line errors and no traceback, and Helm's record stays pending-upgrade. With eu-2
+    back, the next `pulumi up` recovers the record and converges — eu-2 deployed with the
+    desired values — and a preview then shows no changes."""
+    slow = "sandbox.helm-enterprise.io/ready-after"
+    audit = tmp_path / "audit.jsonl"
+    p = project()
+    p.config("helm-enterprise:audit", {"log": str(audit)})
+    p.config(
+        "helm-enterprise:clusters",
+        {name: {"kubeconfig": path} for name, path in kubeconfigs(sb).items()},
+    )
+
+    def define(message: str, ready_after: str = "") -> None:
+        eu2: dict[str, Any] = {"name": "eu-2"}
+        if ready_after:
+            eu2["values"] = {"sandbox": {"readyAfter": ready_after}}
+        release = hello(namespace, values={"replicaCount": 2, "message": message})
+        release["timeouts"] = {"readiness": "30s"}
+        p.config(
+            "helm-enterprise:multiClusterReleases",
+            [{**release, "clusters": [{"name": "eu-1"}, eu2]}],
+        )
+
+    define("v1")
+    p.up()
+    define("v2", ready_after="10s")
+    failure: list[str] = []
+    upgrade = threading.Thread(target=lambda: failure.append(p.up_fails()))
+    upgrade.start()
+    try:
+        # Helm waits on eu-2: the first new Pod is Ready, the second one not yet.
+        _wait_for(
+            "the first new Pod on eu-2",
+            lambda: _ready_pods(sb, namespace, slow) >= 1,
+        )
+        with outage(sb):
+            started = time.monotonic()
+            upgrade.join(timeout=240)
+            assert not upgrade.is_alive(), "the run did not end while eu-2 was down"
+            # Down for a minute, as reported: longer than the node-lifecycle controller's
+            # grace period (50s), and every client of eu-2's API backs off meanwhile.
+            time.sleep(max(0.0, 60 - (time.monotonic() - started)))
+    finally:
+        upgrade.join(timeout=240)
+    # The run's errors, each one line: Helm's, and ours from the audit trail (the rollback
+    # Helm may have done cannot be read). The engine then interrupts the program, which
+    # waits to serve hooks: no KeyboardInterrupt traceback follows.
+    error = failure[0]
+    assert 'Helm release "' + namespace + '/hello" failed' in error
+    assert "audit: after the failed update of hello: cluster" in error
+    assert "Traceback" not in error and "KeyboardInterrupt" not in error, error
+    assert any(e["result"] == "failed" for e in events(audit, "update"))
+    assert sb.helm_history("hello", namespace, cluster="b")[-1]["status"] == "pending-upgrade"
+
+    # eu-2 is back: the next run recovers the stuck revision and converges.
+    try:
+        out = p.up().outputs["multiClusterReleases"].value["hello"]
+    except auto.errors.CommandError as err:
+        raise AssertionError(f"{str(err)[-3000:]}\n{_diagnosis(sb, namespace)}") from None
+    assert "stuck in pending-upgrade; marking it failed" in p.text
+    assert out["statuses"] == {"eu-1": "deployed", "eu-2": "deployed"}
+    assert message(sb, "b", namespace) == "v2"
+    dep = deployment(sb, "b", namespace)
+    assert dep["spec"]["template"]["metadata"]["annotations"][slow] == "10s"
+    assert dep["status"]["readyReplicas"] == 2
+    assert sb.helm_history("hello", namespace, cluster="b")[-1]["status"] == "deployed"
+    p.stack.preview(expect_no_changes=True, on_output=p.output.append, color="never")
 
 
 def test_stack_per_cluster_runner_deploys_stacks_in_parallel(
