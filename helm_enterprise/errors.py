@@ -16,6 +16,8 @@
     ├── AuditError                      the audit trail could not be written or verified
     ├── HealthCheckError                a health check failed or could not run
     ├── ClusterUnavailableError         a target cluster failed its pre-flight check
+    │   └── ClusterAccessDeniedError    the API server refused our credentials (401) or
+    │                                   the identity lacks a permission (403)
     ├── AutomationError                 a Pulumi Automation API command failed (stack
     │                                   select/create, config, up, preview, refresh, destroy)
     └── ToolchainError / SandboxError   the local platform (toolchain build, sandbox)
@@ -145,6 +147,35 @@ class HealthCheckError(HelmEnterpriseError):
 class ClusterUnavailableError(HelmEnterpriseError):
     """A target cluster failed its pre-flight health check and the run may not proceed
     (``unreachable: fail``, or no cluster left to deploy to)."""
+
+
+class ClusterAccessDeniedError(ClusterUnavailableError):
+    """The API server answered but refused us: it rejected the credentials (401) or the
+    identity lacks a permission (403). Never treated as "unreachable": a check that could
+    not read what it needed must not be skipped as if there were no cluster.
+
+    Built only by :func:`helm_enterprise.kube.client.api_error`, the one classifier of the
+    ``kubernetes`` client's errors. ``identity`` is who we were (the user the API server
+    named, else the client certificate's CN); ``verb``, ``resource`` and ``namespace``
+    name the missing permission (empty for a 401 or when the server did not say).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        identity: str = "",
+        verb: str = "",
+        resource: str = "",
+        namespace: str = "",
+    ) -> None:
+        self.status = status
+        self.identity = identity
+        self.verb = verb
+        self.resource = resource
+        self.namespace = namespace
+        super().__init__(message)
 
 
 class AutomationError(HelmEnterpriseError):

@@ -335,7 +335,11 @@ class _StackCheck:
             return self.report
         api = None
         if self.inventory.helm_releases or self.inventory.namespaces:
-            api = self.access.reachable_client()
+            try:
+                api = self.access.reachable_client()
+            except HelmEnterpriseError as err:  # 401/403: this stack's error, not "no cluster"
+                self.report.errors.append(str(err))
+                return self.report
         cluster = KubeCluster(api) if api is not None else None
         try:
             self.build_rules(cluster)

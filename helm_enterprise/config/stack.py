@@ -125,11 +125,24 @@ class VaultConfig(Model):
         return v.rstrip("/") if v else v
 
 
+UnreachableCluster = Literal["warn-on-preview", "fail", "warn"]
+
+
 class ClusterConfig(Model):
-    """Which cluster to deploy to. Unset: the ambient kubeconfig (``$KUBECONFIG``)."""
+    """Which cluster to deploy to. Unset: the ambient kubeconfig (``$KUBECONFIG``).
+
+    ``unreachable`` — what a release's pre-apply checks (ownership, stuck-release
+    recovery) do when this cluster does not answer: ``warn-on-preview`` (default) skips
+    them with a warning during ``pulumi preview`` (a preview of a cluster that does not
+    exist yet is a normal CI case) and fails ``pulumi up`` with one line; ``fail`` fails
+    both; ``warn`` skips them with a warning in both (the explicit opt-out). A cluster that
+    answers but refuses the credentials (401) or a permission (403) always fails: that is
+    not "unreachable".
+    """
 
     kubeconfig: str | None = None
     context: str | None = None
+    unreachable: UnreachableCluster = "warn-on-preview"
 
 
 class StackConfig(Model):

@@ -24,6 +24,7 @@ from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
 from helm_enterprise.kube import helm_storage
+from helm_enterprise.kube.client import api_error
 from helm_enterprise.validation import Finding
 
 MANAGED_BY = "helm-enterprise"
@@ -77,7 +78,9 @@ def read_record(api: k8s.ApiClient, namespace: str, release: str) -> dict[str, s
     except ApiException as err:
         if err.status == 404:
             return None
-        raise
+        raise api_error(
+            err, api, f"read the ownership record ConfigMap {namespace}/{record_name(release)}"
+        ) from err
     return dict(cm.data or {})
 
 
@@ -159,9 +162,10 @@ def check_object(
     except (NotFoundError, ResourceNotFoundError):
         return None
     except ApiException as err:
-        if err.status in (403, 404):
+        if err.status == 404:
             return None
-        raise
+        # A 403 is not "absent": an object we may not read may well belong to someone.
+        raise api_error(err, api, f"read {kind} {name} to check its owner") from err
     annotations = dict(live.metadata.annotations or {})
     theirs = annotations.get(ANNOTATION_OWNER)
     helm_owner = annotations.get("meta.helm.sh/release-name")

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
+from helm_enterprise.kube.client import api_error
 from helm_enterprise.kube.ownership import LABEL_MANAGED_BY, LABEL_PROJECT, LABEL_STACK, MANAGED_BY
 from helm_enterprise.kube.ownership import label_value as _lv
 from helm_enterprise.tenancy.checks import LABEL_TENANT_RESOURCE, LiveNamespace
@@ -34,7 +35,11 @@ def read_namespaces(
         )
     )
     found: dict[str, LiveNamespace] = {}
-    for ns in core.list_namespace(label_selector=selector, _request_timeout=10).items:
+    try:
+        listed = core.list_namespace(label_selector=selector, _request_timeout=10).items
+    except ApiException as err:  # a 403 names who may not list namespaces
+        raise api_error(err, api, "list the namespaces of tenants") from err
+    for ns in listed:
         found[ns.metadata.name] = LiveNamespace(ns.metadata.name, dict(ns.metadata.labels or {}))
     for name in names:
         if name not in found and (live := read_namespace(api, name)) is not None:
@@ -49,5 +54,5 @@ def read_namespace(api: k8s.ApiClient, name: str) -> LiveNamespace | None:
     except ApiException as err:
         if err.status == 404:
             return None
-        raise
+        raise api_error(err, api, f"read namespace {name} (whose is it?)") from err
     return LiveNamespace(name, dict(ns.metadata.labels or {}))

@@ -13,8 +13,12 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def platform() -> Platform:
-    """A platform with no Vault and an unreachable cluster (pre-apply checks skip)."""
-    p = Platform(cluster=ClusterConfig(kubeconfig="/nonexistent/kubeconfig"), base_dir=REPO)
+    """A platform with no Vault and an unreachable cluster (pre-apply checks skip: the
+    explicit opt-out ``unreachable: warn``)."""
+    p = Platform(
+        cluster=ClusterConfig(kubeconfig="/nonexistent/kubeconfig", unreachable="warn"),
+        base_dir=REPO,
+    )
     set_default_platform(p)
     yield p
     set_default_platform(None)

@@ -409,7 +409,7 @@ def test_stack_config_resolves_named_clusters(platform: Platform, monkeypatch: A
 
     monkeypatch.setattr(kube_clusters, "probe", probe_with({"eu-1": OK, "eu-2": OK}))
     config = {
-        "helm-enterprise:cluster": {"kubeconfig": "/nonexistent/kubeconfig"},
+        "helm-enterprise:cluster": {"kubeconfig": "/nonexistent/kubeconfig", "unreachable": "warn"},
         "helm-enterprise:clusters": {
             "eu-1": {"kubeconfig": "/kube/eu-1", "context": "one"},
             "eu-2": {"kubeconfig": "/kube/eu-2"},

@@ -626,7 +626,10 @@ def test_release_gets_a_project_relative_chart_and_the_commit(
     head = git("rev-parse", "HEAD", cwd=upstream.work)
     base = tmp_path / "program"
     base.mkdir()
-    platform = Platform(cluster=ClusterConfig(kubeconfig="/nonexistent/kubeconfig"), base_dir=base)
+    platform = Platform(
+        cluster=ClusterConfig(kubeconfig="/nonexistent/kubeconfig", unreachable="warn"),
+        base_dir=base,
+    )
 
     def program() -> object:
         a = Release(
@@ -653,7 +656,8 @@ def test_release_gets_a_project_relative_chart_and_the_commit(
 
 def test_release_reports_git_errors(upstream: Upstream, tmp_path: Path) -> None:
     platform = Platform(
-        cluster=ClusterConfig(kubeconfig="/nonexistent/kubeconfig"), base_dir=tmp_path
+        cluster=ClusterConfig(kubeconfig="/nonexistent/kubeconfig", unreachable="warn"),
+        base_dir=tmp_path,
     )
 
     def program() -> object:
