@@ -21,6 +21,7 @@ from helm_enterprise.components.multicluster import MultiClusterRelease, MultiCl
 from helm_enterprise.components.release import Release, ReleaseArgs
 from helm_enterprise.components.tenant import Tenant, TenantArgs, check_tenants
 from helm_enterprise.config import (
+    BackendRef,
     ConfigRef,
     ReleaseConfig,
     RepositoryConfig,
@@ -38,13 +39,26 @@ from helm_enterprise.errors import (
     SecretBackendError,
     ValidationError,
 )
-from helm_enterprise.secrets import SecretBackend, SecretData
+from helm_enterprise.kube.client import ClusterAccess
+from helm_enterprise.secrets import (
+    EnvBackend,
+    FileBackend,
+    KubernetesSecretBackend,
+    SecretBackend,
+    SecretData,
+    VaultBackend,
+)
 
 __all__ = [
+    "BackendRef",
     "ChartSourceError",
+    "ClusterAccess",
     "ConfigError",
     "ConfigRef",
+    "EnvBackend",
+    "FileBackend",
     "HelmEnterpriseError",
+    "KubernetesSecretBackend",
     "MultiClusterRelease",
     "MultiClusterReleaseArgs",
     "Platform",
@@ -63,6 +77,7 @@ __all__ = [
     "TenantConfig",
     "TierConfig",
     "ValidationError",
+    "VaultBackend",
     "VaultConfig",
     "VaultRef",
     "check_tenants",

@@ -123,6 +123,7 @@ def main() -> None:
     config = load_stack_config()
     platform = Platform(
         vault=config.vault,
+        secrets=config.secrets,
         repositories=dict(config.repositories),
         timeouts=config.timeouts,
         cluster=config.cluster,

@@ -36,6 +36,7 @@ from typing import Any
 
 from pulumi import automation as auto
 
+from helm_enterprise import ownership
 from helm_enterprise.automation.errors import message as command_message
 from helm_enterprise.automation.errors import pulumi_command as translate_command_errors
 from helm_enterprise.automation.verbosity import check_pulumi_verbosity
@@ -45,12 +46,11 @@ from helm_enterprise.config.stack import ClusterConfig
 from helm_enterprise.drift import act, inventory, release, revision
 from helm_enterprise.drift.compare import decide_refresh, unknown
 from helm_enterprise.drift.findings import DriftState, ObjectFinding, ObjectRef
-from helm_enterprise.drift.live import KubeCluster
 from helm_enterprise.drift.report import Action, DriftRun, RemediationResult, StackReport
-from helm_enterprise.drift.rules import RuleSet, ScaleTarget
+from helm_enterprise.drift.rules import RuleSet
 from helm_enterprise.errors import ConfigError, HelmEnterpriseError, truncate
-from helm_enterprise.kube import ownership
 from helm_enterprise.kube.client import ClusterAccess
+from helm_enterprise.kube.live import KubeCluster, ScaleTarget
 
 CONFIG_KEY = "helm-enterprise:drift"
 CLUSTER_KEY = "helm-enterprise:cluster"
@@ -286,7 +286,7 @@ class _StackCheck:
     def upgrade_back(self, targets: list[ObjectFinding]) -> list[RemediationResult]:
         """``pulumi up`` of the Helm resources (and what depends on them, health checks)
         whose deployed revision someone else made: the component sees that revision and
-        upgrades back to the desired chart and values (kube/outofband.py)."""
+        upgrades back to the desired chart and values (rollback/outofband.py)."""
         urns = [str(f.ref.urn) for f in targets]
         self.say(f"pulumi up --target ({len(urns)} Helm release(s) to upgrade back)")
         try:

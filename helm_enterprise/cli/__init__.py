@@ -146,8 +146,9 @@ def rollback(
     as_json: JsonOpt = False,
 ) -> None:
     """Roll a release back with Helm to a given revision and record who/when/from/to/why."""
+    from helm_enterprise.audit import emit, resolve_actor
     from helm_enterprise.kube.client import ClusterAccess
-    from helm_enterprise.kube.rollback import rollback as do_rollback
+    from helm_enterprise.rollback.helm import rollback as do_rollback
 
     if not reason:
         raise ConfigError("--reason is required (it is recorded for audit)", path="--reason")
@@ -159,7 +160,8 @@ def rollback(
         to_revision=to_revision,
         reason=reason,
         access=ClusterAccess(kubeconfig, context),
-        who=who,
+        who=resolve_actor(who),
+        record=emit,
         timeout_seconds=timeout,
     )
     if as_json:

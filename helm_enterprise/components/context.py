@@ -1,10 +1,15 @@
 """What all components of one program share: stack settings and per-run caches.
 
-A :class:`Platform` holds the Vault resolver (one per program, so reads are batched and
-each path is read once per run), the declared repositories, global timeouts and how to
-reach the cluster for pre-apply checks. :func:`default_platform` builds it lazily from the
-stack config (``helm-enterprise:vault``, ``:repositories``, ``:timeouts``, ``:cluster``),
-so ``Release("web", {...})`` works with no extra wiring; pass ``platform=`` to override.
+A :class:`Platform` holds the secret resolver (one per program, so reads are batched and
+each path is read once per run) with one backend per reference scheme, the declared
+repositories, global timeouts and how to reach the cluster for pre-apply checks.
+:func:`default_platform` builds it lazily from the stack config (``helm-enterprise:vault``,
+``:secrets``, ``:repositories``, ``:timeouts``, ``:cluster``), so ``Release("web", {...})``
+works with no extra wiring; pass ``platform=`` to override.
+
+The outside world is injected here: ``Platform(secret_backends={"aws": MyBackend()},
+access=ClusterAccess(kubeconfig=...))`` is the public seam for a program's own secret
+stores and cluster credentials; the built-in backends are only defaults under it.
 """
 
 from __future__ import annotations
@@ -20,10 +25,18 @@ import pulumi
 from helm_enterprise.config._base import validate_model
 from helm_enterprise.config.audit import AuditConfig
 from helm_enterprise.config.release import RepositoryConfig, TimeoutConfig
-from helm_enterprise.config.stack import ClusterConfig, CredentialSource, VaultConfig
+from helm_enterprise.config.stack import (
+    ClusterConfig,
+    CredentialSource,
+    SecretsConfig,
+    VaultConfig,
+)
 from helm_enterprise.config.tenant import TenancyConfig, TenantConfig, TierConfig
 from helm_enterprise.errors import ConfigError
 from helm_enterprise.kube.client import ClusterAccess
+from helm_enterprise.secrets._backend import SecretBackend
+from helm_enterprise.secrets.kubernetes import KubernetesSecretBackend
+from helm_enterprise.secrets.local import EnvBackend, FileBackend
 from helm_enterprise.secrets.resolver import SecretResolver
 from helm_enterprise.secrets.vault import VaultBackend, read_credential
 
@@ -47,9 +60,25 @@ def read_pulumi_credential(source: CredentialSource) -> str:
 
 @dataclasses.dataclass
 class Platform:
-    """Shared settings and caches for every release of a program."""
+    """Shared settings and caches for every release of a program.
+
+    Args:
+        vault: the Vault backend's settings (``helm-enterprise:vault``); default: Vault
+            from ``VAULT_ADDR``/``VAULT_TOKEN`` when set, else none.
+        secret_backends: secret stores by reference scheme (``{"aws": backend}`` serves
+            ``aws:path#key``), each a :class:`~helm_enterprise.SecretBackend`. They are
+            added to the built-ins (``vault``, ``env``, ``file``, ``k8s`` when
+            ``secrets.k8s`` is set) and replace a built-in of the same scheme.
+        secrets: settings of the built-in ``file``/``k8s`` backends
+            (``helm-enterprise:secrets``).
+        access: how to reach the cluster (pre-apply checks, ``k8s`` backend); default:
+            built from ``cluster``.
+    """
 
     vault: VaultConfig | None = None
+    secret_backends: dict[str, SecretBackend] = dataclasses.field(default_factory=dict)
+    secrets: SecretsConfig | None = None
+    access: ClusterAccess | None = None
     repositories: dict[str, RepositoryConfig] = dataclasses.field(default_factory=dict)
     timeouts: TimeoutConfig | None = None
     cluster: ClusterConfig | None = None
@@ -71,21 +100,45 @@ class Platform:
 
     @property
     def cluster_access(self) -> ClusterAccess:
-        return ClusterAccess.from_config(self.cluster)
+        """``access`` when given, else the stack's ``cluster`` (or the ambient kubeconfig)."""
+        return self.access or ClusterAccess.from_config(self.cluster)
 
     def resolver(self) -> SecretResolver | None:
-        """The Vault resolver, or None when no Vault is configured (not an error until a
-        release actually uses a Vault reference)."""
+        """The program's secret resolver: the built-in backends plus ``secret_backends``.
+
+        Vault is among them only when configured (``vault`` or ``VAULT_ADDR``); using a
+        Vault reference without it is an error when a release resolves it.
+        """
         with self._lock:
             if self._resolver is None:
-                cfg = self.vault
-                if cfg is None and os.environ.get("VAULT_ADDR"):
-                    cfg = VaultConfig()
-                if cfg is None:
-                    return None
-                backend = VaultBackend(cfg, credentials=read_pulumi_credential)
-                self._resolver = SecretResolver({"vault": backend}, cfg.max_parallel_reads)
+                self._resolver = self._new_resolver()
             return self._resolver
+
+    def _new_resolver(self) -> SecretResolver:
+        settings = self.secrets or SecretsConfig()
+        root = self.base_dir
+        if settings.file.root:
+            root = self.base_dir / Path(settings.file.root).expanduser()
+        backends: dict[str, SecretBackend] = {"env": EnvBackend(), "file": FileBackend(root)}
+        cfg = self.vault
+        if cfg is None and os.environ.get("VAULT_ADDR"):
+            cfg = VaultConfig()
+        if cfg is not None:
+            backends["vault"] = VaultBackend(cfg, credentials=read_pulumi_credential)
+        if settings.k8s is not None:
+            access = self.cluster_access
+            access = ClusterAccess(
+                settings.k8s.kubeconfig or access.kubeconfig,
+                settings.k8s.context or access.context,
+            )
+            backends["k8s"] = KubernetesSecretBackend(access)
+        backends.update(self.secret_backends)
+        return SecretResolver(backends, cfg.max_parallel_reads if cfg else 8)
+
+    def vault_resolver(self) -> SecretResolver | None:
+        """The resolver when it serves Vault references, else None."""
+        resolver = self.resolver()
+        return resolver if resolver is not None and resolver.serves("vault") else None
 
     def install_audit(self) -> None:
         """Route audit events as ``helm-enterprise:audit`` says (idempotent); keys and
@@ -98,16 +151,23 @@ class Platform:
             ns, _, name = key.rpartition(":")
             return pulumi.Config(ns or CONFIG_NAMESPACE).get(name)
 
-        install(self.audit, KeyReader(self.resolver, self.cluster_access, stack_secret))
+        install(self.audit, KeyReader(self.vault_resolver, self.cluster_access, stack_secret))
 
     @classmethod
-    def from_stack_config(cls) -> Platform:
+    def from_stack_config(cls, **overrides: Any) -> Platform:
+        """The platform the stack config describes; ``overrides`` set fields of your own,
+        e.g. ``Platform.from_stack_config(secret_backends={"aws": AwsBackend(...)})``.
+
+        Raises:
+            ConfigError: a ``helm-enterprise:*`` key is invalid (names the field).
+        """
         cfg = pulumi.Config(CONFIG_NAMESPACE)
 
         def obj(key: str) -> Any:
             return cfg.get_object(key)
 
         vault = obj("vault")
+        secrets = obj("secrets")
         repos = obj("repositories") or {}
         timeouts = obj("timeouts")
         cluster = obj("cluster")
@@ -117,8 +177,11 @@ class Platform:
         tenancy = validate_model(
             TenancyConfig, {"tenants": obj("tenants") or [], "tiers": obj("tiers") or {}}
         )
-        return cls(
+        platform = cls(
             vault=validate_model(VaultConfig, vault, "vault") if vault is not None else None,
+            secrets=(
+                validate_model(SecretsConfig, secrets, "secrets") if secrets is not None else None
+            ),
             repositories={
                 name: validate_model(RepositoryConfig, r, f"repositories.{name}")
                 for name, r in repos.items()
@@ -130,6 +193,7 @@ class Platform:
             audit=validate_model(AuditConfig, audit, "audit") if audit is not None else None,
             policy_summary=bool(cfg.get_bool("policySummary")),
         )
+        return dataclasses.replace(platform, **overrides) if overrides else platform
 
 
 _default: Platform | None = None

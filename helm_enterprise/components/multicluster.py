@@ -6,10 +6,11 @@ Construction order (validate first, decide, then build):
    the field otherwise).
 2. **Pre-flight**: every cluster's API is asked for ``/version`` and ``/readyz``, in
    parallel (:mod:`helm_enterprise.kube.clusters`).
-3. **Plan** (:func:`decide`, a pure function, table-tested): from the health of each
-   cluster, the strategy, the ``unreachable`` setting and which clusters already hold the
-   release (read from this stack's state), one :class:`Action` per cluster — or a reason
-   to fail the run before anything is registered.
+3. **Plan** (:func:`~helm_enterprise.multicluster.plan.decide`, a pure function,
+   table-tested): from the health of each cluster, the strategy, the ``unreachable``
+   setting and which clusters already hold the release (read from this stack's state),
+   one :class:`Action` per cluster — or a reason to fail the run before anything is
+   registered.
 4. **Act**: per cluster an explicit ``kubernetes.Provider`` and a :class:`Release` child
    (``<name>-<cluster>``) with that cluster's values merged over the definition's. Rolling
    order is a ``depends_on`` chain, so Pulumi stops at the first cluster that fails.
@@ -28,24 +29,19 @@ healthy again. A cluster that never held the release is simply not registered.
 from __future__ import annotations
 
 import dataclasses
-import enum
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Literal, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from helm_enterprise._values import merge
 from helm_enterprise.audit import emit
 from helm_enterprise.components.context import Platform, default_platform
 from helm_enterprise.components.release import TYPE_TOKEN as RELEASE_TYPE
 from helm_enterprise.components.release import Release, ReleaseArgs
 from helm_enterprise.config._base import validate_model
 from helm_enterprise.config.multicluster import (
-    ClusterTarget,
     MultiClusterReleaseConfig,
-    Strategy,
-    Unreachable,
     same_cluster_issue,
 )
 from helm_enterprise.config.release import ReleaseConfig
@@ -54,6 +50,7 @@ from helm_enterprise.errors import ClusterUnavailableError, ConfigError
 from helm_enterprise.kube import clusters as kube_clusters
 from helm_enterprise.kube.client import ClusterAccess
 from helm_enterprise.kube.clusters import ClusterHealth, Probe, probe_all
+from helm_enterprise.multicluster.plan import Action, ClusterStep, Plan, cluster_release, decide
 
 TYPE_TOKEN = "helm-enterprise:index:MultiClusterRelease"  # noqa: S105 - a type token
 
@@ -79,149 +76,6 @@ class MultiClusterReleaseArgs(ReleaseArgs, total=False):
     strategy: Literal["rolling", "active-passive"]
     unreachable: Literal["exclude", "fail"]
     health_timeout: int | str
-
-
-# -- the decision (pure) ----------------------------------------------------------------
-
-
-class Action(enum.StrEnum):
-    """What a run does with one cluster."""
-
-    DEPLOY = "deploy"  # registered and deployed, in rolling order
-    KEEP = "keep"  # excluded, holds the release: registered frozen (state untouched)
-    SKIP = "skip"  # excluded, never held the release: not registered
-    IDLE = "idle"  # a standby not needed now: not registered (a failover copy is removed)
-
-
-@dataclasses.dataclass(frozen=True)
-class ClusterStep:
-    """The plan for one cluster and why."""
-
-    cluster: str
-    action: Action
-    reason: str
-
-
-@dataclasses.dataclass(frozen=True)
-class Plan:
-    """What a run does: one step per cluster (in configured order), the failover it makes
-    (``(primary, standby)``) and, when the run must not proceed, why (``failure``)."""
-
-    steps: tuple[ClusterStep, ...]
-    failover: tuple[str, str] | None = None
-    failure: str | None = None
-
-    def action(self, cluster: str) -> Action:
-        return next(s.action for s in self.steps if s.cluster == cluster)
-
-    def clusters(self, action: Action) -> list[str]:
-        return [s.cluster for s in self.steps if s.action is action]
-
-    def as_dict(self) -> dict[str, str]:
-        return {s.cluster: s.action.value for s in self.steps}
-
-
-def _excluded(cluster: str, health: ClusterHealth, had: Collection[str] | None) -> ClusterStep:
-    why = f"excluded, {health.describe()}"
-    if had is None or cluster in had:
-        return ClusterStep(
-            cluster, Action.KEEP, f"{why}; its release stays as last deployed until it is healthy"
-        )
-    return ClusterStep(cluster, Action.SKIP, f"{why}; it does not hold the release yet")
-
-
-def decide(
-    clusters: Sequence[tuple[str, str]],
-    health: Mapping[str, ClusterHealth],
-    *,
-    strategy: Strategy,
-    unreachable: Unreachable,
-    had: Collection[str] | None,
-) -> Plan:
-    """The plan from observed state: ``clusters`` as ``(name, role)`` in configured order,
-    each cluster's pre-flight ``health``, and ``had`` — the clusters whose release is in
-    this stack's state (``None``: unknown, assume they all do)."""
-    if strategy == "rolling":
-        return _rolling(clusters, health, unreachable, had)
-    return _active_passive(clusters, health, had)
-
-
-def _rolling(
-    clusters: Sequence[tuple[str, str]],
-    health: Mapping[str, ClusterHealth],
-    unreachable: Unreachable,
-    had: Collection[str] | None,
-) -> Plan:
-    unhealthy = [(name, health[name]) for name, _ in clusters if not health[name].healthy]
-    if unhealthy and unreachable == "fail":
-        steps = tuple(
-            ClusterStep(n, Action.DEPLOY if health[n].healthy else Action.SKIP, "")
-            for n, _ in clusters
-        )
-        return Plan(
-            steps,
-            failure=f"{_listed(unhealthy)} (unreachable: fail — nothing was deployed; set "
-            "unreachable: exclude to deploy to the healthy clusters)",
-        )
-    plan = Plan(
-        tuple(
-            ClusterStep(name, Action.DEPLOY, f"healthy, position {i + 1} of the rolling order")
-            if health[name].healthy
-            else _excluded(name, health[name], had)
-            for i, (name, _) in enumerate(clusters)
-        )
-    )
-    if not plan.clusters(Action.DEPLOY):
-        return dataclasses.replace(plan, failure="no cluster is healthy: " + _listed(unhealthy))
-    return plan
-
-
-def _active_passive(
-    clusters: Sequence[tuple[str, str]],
-    health: Mapping[str, ClusterHealth],
-    had: Collection[str] | None,
-) -> Plan:
-    """The primary if it is healthy, else the first healthy standby (failover)."""
-    primary = next(name for name, role in clusters if role == "primary")
-    failover: tuple[str, str] | None = None
-    target: str | None = primary
-    if not health[primary].healthy:
-        target = next((n for n, role in clusters if role == "standby" and health[n].healthy), None)
-        if target is None:
-            unhealthy = [(n, health[n]) for n, _ in clusters]
-            return Plan(
-                tuple(_excluded(n, health[n], had) for n, _ in clusters),
-                failure="no cluster can take the release: " + _listed(unhealthy),
-            )
-        failover = (primary, target)
-    steps: list[ClusterStep] = []
-    for name, role in clusters:
-        holds = had is None or name in had
-        if name == target:
-            why = (
-                "primary, healthy"
-                if failover is None
-                else f"failover: primary {primary} is {health[primary].state.value}"
-            )
-            steps.append(ClusterStep(name, Action.DEPLOY, why))
-        elif role == "primary" or (not health[name].healthy and holds):
-            # An unhealthy cluster that holds the release cannot have it removed: keep it.
-            steps.append(_excluded(name, health[name], had))
-        elif had is not None and name in had:
-            steps.append(
-                ClusterStep(
-                    name,
-                    Action.IDLE,
-                    f"standby, not needed: its copy is removed once {target} is deployed",
-                )
-            )
-        else:
-            steps.append(ClusterStep(name, Action.IDLE, "standby, not needed"))
-    return Plan(tuple(steps), failover=failover)
-
-
-def _listed(unhealthy: Sequence[tuple[str, ClusterHealth]]) -> str:
-    return "; ".join(f"{n} is {h.describe()}" for n, h in unhealthy)
 
 
 # Children of a Release that live in the cluster (reads of Secrets do not count: dropping
@@ -274,18 +128,6 @@ def _freeze(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResul
     return pulumi.ResourceTransformResult(
         props=args.props,
         opts=pulumi.ResourceOptions.merge(args.opts, pulumi.ResourceOptions(ignore_changes=["*"])),
-    )
-
-
-def cluster_release(cfg: MultiClusterReleaseConfig, cluster: ClusterTarget) -> ReleaseConfig:
-    """The definition for one cluster: its values merged over the shared ones (Helm's
-    merge), its secretValues added."""
-    base = cfg.release_config()
-    return base.model_copy(
-        update={
-            "values": merge(base.values, cluster.values),
-            "secret_values": {**base.secret_values, **cluster.secret_values},
-        }
     )
 
 
@@ -416,6 +258,7 @@ class MultiClusterRelease(pulumi.ComponentResource):
                 cluster=(platform.cluster or ClusterConfig()).model_copy(
                     update={"kubeconfig": cluster.kubeconfig, "context": cluster.context}
                 ),
+                access=None,  # the program's own access names another cluster
             )
             # Share the program's Vault resolver (and its cache) across clusters.
             scoped._resolver = resolver

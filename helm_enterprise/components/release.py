@@ -32,7 +32,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 from kubernetes.client.exceptions import ApiException
 
+from helm_enterprise import ownership
 from helm_enterprise._values import merge
+from helm_enterprise.audit import emit
 from helm_enterprise.audit.hooks import lifecycle_hooks, record_validation_failure
 from helm_enterprise.components.context import Platform, default_platform
 from helm_enterprise.components.policy_summary import PolicySummary
@@ -47,23 +49,16 @@ from helm_enterprise.errors import (
     ValidationError,
 )
 from helm_enterprise.health.resource import HealthCheckResource
-from helm_enterprise.kube import (
-    helm_hooks,
-    helm_storage,
-    outofband,
-    ownership,
-    postrender,
-    reach,
-    recovery,
-)
+from helm_enterprise.kube import helm_hooks, helm_storage, postrender, reach
 from helm_enterprise.kube.client import NO_ANSWER, api_error
 from helm_enterprise.kube.render import Rendered, render_captured, rendered_output
-from helm_enterprise.kube.rollback import (
+from helm_enterprise.policy.render import policy_summary
+from helm_enterprise.rollback import outofband, recovery
+from helm_enterprise.rollback.helm import (
     HistoryReader,
     cluster_history,
     record_automatic_rollback,
 )
-from helm_enterprise.policy.render import policy_summary
 from helm_enterprise.secrets.inject import SecretInjector
 from helm_enterprise.sources import ResolvedChart, SourceContext, resolve_chart, scope_for
 from helm_enterprise.sources.chartfile import may_mention, read_chart
@@ -116,7 +111,7 @@ def atomic_rollback_recorder(
 ) -> Callable[[pulumi.ErrorHookArgs], None]:
     """What runs after a failed update of the Helm resource: Helm's ``atomic`` upgrade may
     have rolled the release back inside the provider, which the engine reports only as the
-    update's error. Helm's history tells (see :func:`kube.rollback.automatic_rollback`);
+    update's error. Helm's history tells (see :func:`rollback.helm.automatic_rollback`);
     when it did, a ``rollback`` record pair is written. ``window_seconds`` (the update's
     timeout) keeps an older rollback from being recorded again."""
 
@@ -130,6 +125,7 @@ def atomic_rollback_recorder(
             before_revision=before,
             error=args.errors[0] if args.errors else "the update failed",
             history=history,
+            record=emit,
             not_before=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=window_seconds + 60),
         )
 
@@ -196,7 +192,7 @@ class Release(pulumi.ComponentResource):
             (opts.depends_on if opts and isinstance(opts.depends_on, list) else []) or []
         )
 
-        injector = SecretInjector(platform.resolver(), self._read_k8s_secret)
+        injector = SecretInjector(platform.resolver(), self._read_k8s_secret, cfg.namespace)
         injected = injector.inject(cfg)
         chart = resolve_chart(
             cfg.chart,
@@ -285,7 +281,7 @@ class Release(pulumi.ComponentResource):
         ordering: list[pulumi.Resource] = [namespace_res] if namespace_res else user_deps
         if cfg.mode == "chart":
             # Chart mode has no Helm release to carry ownership: keep a record (see
-            # helm_enterprise.kube.ownership). Release mode reads it from Helm's manifest.
+            # helm_enterprise.ownership). Release mode reads it from Helm's manifest.
             ordering = [
                 k8s.core.v1.ConfigMap(
                     f"{resource_name}-owner",
@@ -404,7 +400,7 @@ class Release(pulumi.ComponentResource):
                 timeout=helm_timeout,
                 skip_await=not cfg.wait,
                 wait_for_jobs=cfg.wait_for_jobs,
-                # This stack's mark (kube/outofband.py): a revision without it was made
+                # This stack's mark (rollback/outofband.py): a revision without it was made
                 # by someone else and is upgraded back.
                 description=revision.description,
                 replace=replace or None,

@@ -41,7 +41,7 @@ from helm_enterprise.components.context import Platform, default_platform
 from helm_enterprise.config._base import validate_model
 from helm_enterprise.config.tenant import TenantConfig, TierConfig, resolve_tier
 from helm_enterprise.errors import ConfigError, HelmEnterpriseError
-from helm_enterprise.kube.ownership import ANNOTATION_OWNER
+from helm_enterprise.ownership import ANNOTATION_OWNER
 from helm_enterprise.tenancy import checks, objects
 from helm_enterprise.tenancy.live import read_namespaces
 from helm_enterprise.validation import Finding, errors, report

@@ -25,7 +25,14 @@ from helm_enterprise.config.release import (
     ValidationPolicy,
     effective_timeouts,
 )
-from helm_enterprise.config.secrets import ConfigRef, OutputRef, SecretKeyRef, SecretRef, VaultRef
+from helm_enterprise.config.secrets import (
+    BackendRef,
+    ConfigRef,
+    OutputRef,
+    SecretKeyRef,
+    SecretRef,
+    VaultRef,
+)
 from helm_enterprise.config.stack import (
     AppRoleAuth,
     ClusterConfig,
@@ -41,6 +48,7 @@ from helm_enterprise.config.stack import (
 __all__ = [
     "AppRoleAuth",
     "AuditConfig",
+    "BackendRef",
     "BasicAuth",
     "BearerAuth",
     "ChartSpec",

@@ -350,7 +350,7 @@ class ReleaseConfig(Model):
     chart_mode: ChartModeOptions = Field(default_factory=ChartModeOptions)
     wait: bool = True
     wait_for_jobs: bool = False
-    # Helm's description of each revision; the stack's mark is appended (kube/outofband.py).
+    # Helm's description of each revision; the stack's mark is appended (rollback/outofband.py).
     description: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)
     depends_on: list[str] = Field(default_factory=list)

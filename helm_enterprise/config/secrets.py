@@ -9,6 +9,9 @@ A credential or secret value is never a literal. It is one of:
   ``"k8s:ci/repo-creds#password"``;
 * ``ConfigRef`` — a *secret* Pulumi stack config value: ``{config: repoPassword}`` after
   ``pulumi config set --secret repoPassword ...``;
+* ``BackendRef`` — any other store registered on the ``Platform`` under a scheme:
+  ``"env:DB_PASSWORD"`` and ``"file:/run/secrets/db.yaml#password"`` (``file:/path`` alone
+  is the whole file) are built in, ``"<scheme>:<path>#<key>"`` reaches a custom backend;
 * in Python, a ``pulumi.Output`` (wrapped as a secret by the component).
 
 Values may also embed Vault references as templates: ``"postgres://app:${vault:secret/db#pw}@db"``.
@@ -30,6 +33,16 @@ _VAULT_SHORT = re.compile(r"^vault:(?P<path>[^#@\s]+)#(?P<key>[^#@\s]+)(?:@(?P<v
 _K8S_SHORT = re.compile(
     r"^k8s:(?:(?P<ns>[a-z0-9-]+)/)?(?P<name>[a-z0-9.-]+)#(?P<key>[-._a-zA-Z0-9]+)$"
 )
+# env:VAR, file:/path[#key], and <scheme>:<path>#<key> for a backend the program registers.
+# URLs (``https://host/x#y``) are not references: a custom path must not start with ``//``.
+_ENV_SHORT = re.compile(r"^env:(?P<path>[A-Za-z_][A-Za-z0-9_]*)$")
+_FILE_SHORT = re.compile(r"^file:(?P<path>[^#\s]+)(?:#(?P<key>[^#\s]+))?$")
+_CUSTOM_SHORT = re.compile(
+    r"^(?P<scheme>[a-z][a-z0-9]*(?:-[a-z0-9]+)*):(?!//)(?P<path>[^#\s]+)#(?P<key>[^#\s]+)$"
+)
+# Schemes with a meaning of their own, never a custom backend's.
+_RESERVED = frozenset({"vault", "k8s", "env", "file", "config", "http", "https", "ssh", "git"})
+WHOLE = ""  # the key of a BackendRef that means "the whole value" (env:VAR, file:/path)
 TEMPLATE = re.compile(r"(?<!\$)\$\{\s*(vault:[^}\s]+)\s*\}")
 _DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
@@ -113,6 +126,25 @@ class ConfigRef(Model):
         return f"config:{self.config}"
 
 
+class BackendRef(Model):
+    """A key at a path of a store registered on the Platform under ``scheme``.
+
+    ``env:VAR`` is ``BackendRef(scheme="env", path="VAR")``; ``file:/p#k`` and ``file:/p``
+    (the whole file) use the built-in file backend; any other scheme is a backend the
+    program passes to ``Platform(secret_backends=...)``. ``key`` ``""`` is the whole value.
+    """
+
+    kind: Literal["backend"] = "backend"
+    scheme: str
+    path: str
+    key: str = WHOLE
+
+    def describe(self) -> str:
+        """Printable form: names the scheme, path and key, never a value."""
+        key = f"#{self.key}" if self.key != WHOLE else ""
+        return f"{self.scheme}:{self.path}{key}"
+
+
 class OutputRef(Model):
     """A Pulumi Output given in Python; always treated (and wrapped) as a secret."""
 
@@ -130,11 +162,14 @@ class OutputRef(Model):
         return "pulumi-secret"
 
 
-SecretRef = Annotated[VaultRef | SecretKeyRef | ConfigRef | OutputRef, Field(discriminator="kind")]
+SecretRef = Annotated[
+    VaultRef | SecretKeyRef | ConfigRef | BackendRef | OutputRef, Field(discriminator="kind")
+]
 
 LITERAL_HINT = (
     "credentials must not be literals: use a Vault reference ('vault:secret/app#password'), "
-    "a Kubernetes Secret ('k8s:namespace/name#key'), a secret stack config value "
+    "a Kubernetes Secret ('k8s:namespace/name#key'), an environment variable ('env:NAME'), "
+    "a file ('file:/path#key'), a secret stack config value "
     "({config: name} after `pulumi config set --secret name ...`) or a pulumi.Output secret"
 )
 
@@ -144,7 +179,7 @@ def coerce_secret_ref(value: object) -> object:
 
     Raises ValueError (which becomes a ConfigError naming the field) for literals.
     """
-    if isinstance(value, VaultRef | SecretKeyRef | ConfigRef | OutputRef):
+    if isinstance(value, VaultRef | SecretKeyRef | ConfigRef | BackendRef | OutputRef):
         return value
     if isinstance(value, pulumi.Output):
         return {"kind": "output", "output": value}
@@ -163,6 +198,9 @@ def coerce_secret_ref(value: object) -> object:
                 "key": m["key"],
                 "namespace": m["ns"],
             }
+        backend = _backend_short(value.strip())
+        if backend is not None:
+            return backend
         raise ValueError(LITERAL_HINT)
     if isinstance(value, dict):
         if "kind" in value:
@@ -184,7 +222,21 @@ def coerce_secret_ref(value: object) -> object:
 def is_reference(text: str) -> bool:
     """Whether a string is written as a reference (``vault:...#key``, ``k8s:...#key``)."""
     text = text.strip()
-    return bool(_VAULT_SHORT.match(text) or _K8S_SHORT.match(text))
+    return bool(_VAULT_SHORT.match(text) or _K8S_SHORT.match(text) or _backend_short(text))
+
+
+def _backend_short(text: str) -> dict[str, object] | None:
+    """The tagged form of ``env:``, ``file:`` and custom-scheme references, else None."""
+    m = _ENV_SHORT.match(text)
+    if m:
+        return {"kind": "backend", "scheme": "env", "path": m["path"]}
+    m = _FILE_SHORT.match(text)
+    if m:
+        return {"kind": "backend", "scheme": "file", "path": m["path"], "key": m["key"] or WHOLE}
+    m = _CUSTOM_SHORT.match(text)
+    if m and m["scheme"] not in _RESERVED:
+        return {"kind": "backend", "scheme": m["scheme"], "path": m["path"], "key": m["key"]}
+    return None
 
 
 def find_templates(text: str) -> list[VaultRef]:

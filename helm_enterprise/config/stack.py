@@ -145,12 +145,37 @@ class ClusterConfig(Model):
     unreachable: UnreachableCluster = "warn-on-preview"
 
 
+class FileSecretsConfig(Model):
+    """The ``file:`` backend: ``root`` is where relative ``file:`` paths start (default:
+    the program's directory)."""
+
+    root: str | None = None
+
+
+class KubernetesSecretsConfig(Model):
+    """Read ``k8s:`` references once per run from this cluster (unset fields: the stack's
+    ``cluster``), batched with the other secrets, instead of through each release's
+    provider."""
+
+    kubeconfig: str | None = None
+    context: str | None = None
+
+
+class SecretsConfig(Model):
+    """``helm-enterprise:secrets``: the built-in secret backends other than Vault (which
+    has ``helm-enterprise:vault``). ``env:`` needs no settings."""
+
+    file: FileSecretsConfig = Field(default_factory=FileSecretsConfig)
+    k8s: KubernetesSecretsConfig | None = None
+
+
 class StackConfig(Model):
     """Everything a stack can set under ``helm-enterprise:``."""
 
     releases: list[ReleaseConfig] = Field(default_factory=list)
     repositories: dict[str, RepositoryConfig] = Field(default_factory=dict)
     vault: VaultConfig | None = None
+    secrets: SecretsConfig | None = None
     timeouts: TimeoutConfig | None = None
     cluster: ClusterConfig | None = None
     # Multi-cluster (T4.1): named clusters and releases deployed to several of them.

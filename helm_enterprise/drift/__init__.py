@@ -9,7 +9,7 @@
   against the live objects; remediation by forced server-side apply.
 * :mod:`.revision` — release mode, the release itself: the deployed revision against the
   one the stack applied (a hand ``helm rollback``/``helm upgrade``); remediation by the
-  ``pulumi up`` that upgrades back (:mod:`helm_enterprise.kube.outofband`).
+  ``pulumi up`` that upgrades back (:mod:`helm_enterprise.rollback.outofband`).
 * :mod:`.inventory` — what a stack deployed, from its state.
 * :mod:`.act` / :mod:`.report` — the action per stack, audit events, exit codes.
 
@@ -29,7 +29,8 @@ from helm_enterprise.drift.findings import (
     ObjectRef,
 )
 from helm_enterprise.drift.report import Action, DriftRun, RemediationResult, StackReport
-from helm_enterprise.drift.rules import DEFAULT_RULES, Rule, RuleSet, ScaleTarget, parse_flag
+from helm_enterprise.drift.rules import DEFAULT_RULES, Rule, RuleSet, parse_flag
+from helm_enterprise.kube.live import ScaleTarget
 
 __all__ = [
     "DEFAULT_RULES",

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from helm_enterprise.drift.findings import ObjectRef
-from helm_enterprise.drift.rules import ScaleTarget
+from helm_enterprise.kube.live import ScaleTarget
 
 COMPONENT_TYPE = "helm-enterprise:index:Release"
 HELM_RELEASE_TYPE = "kubernetes:helm.sh/v3:Release"

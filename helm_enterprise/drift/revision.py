@@ -12,7 +12,7 @@ revision (its description: ``Rollback to 1``, ``Upgrade complete``), which is as
 
 Without a recorded revision (a state written before the release was first deployed) the
 description decides: a revision this stack made carries its mark
-(:mod:`helm_enterprise.kube.outofband`).
+(:mod:`helm_enterprise.rollback.outofband`).
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from helm_enterprise.drift.findings import (
     ObjectFinding,
     ObjectRef,
 )
-from helm_enterprise.kube import outofband
 from helm_enterprise.kube.helm_storage import HelmRecord
+from helm_enterprise.rollback import outofband
 
 
 @dataclasses.dataclass(frozen=True)

@@ -27,6 +27,7 @@ from helm_enterprise.config.drift import DriftIgnoreRule, DriftTarget
 from helm_enterprise.drift.findings import ObjectRef
 from helm_enterprise.drift.paths import Path, matches, split
 from helm_enterprise.errors import ConfigError
+from helm_enterprise.kube.live import ScaleTarget
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,16 +132,6 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     _rule(["/spec/caBundle"], "CA bundle injected", kind="APIService"),
     _rule(["/secrets"], "token controller", group="", kind="ServiceAccount"),
 )
-
-
-@dataclasses.dataclass(frozen=True)
-class ScaleTarget:
-    """An object a HorizontalPodAutoscaler scales."""
-
-    namespace: str
-    kind: str
-    name: str
-    hpa: str
 
 
 def hpa_rules(targets: Iterable[ScaleTarget]) -> list[Rule]:

@@ -21,14 +21,14 @@ from typing import Any
 import pulumi
 import pulumi.dynamic as dyn
 
-from helm_enterprise.audit import emit
+from helm_enterprise.audit import emit, resolve_actor
 from helm_enterprise.config._base import validate_model
 from helm_enterprise.config.health import HealthPolicy
 from helm_enterprise.errors import HealthCheckError, HelmEnterpriseError
 from helm_enterprise.health import HealthReport, HealthState, evaluate
 from helm_enterprise.kube import helm_storage
 from helm_enterprise.kube.client import ClusterAccess
-from helm_enterprise.kube.rollback import rollback
+from helm_enterprise.rollback.helm import rollback
 
 
 def _dependency_probe(access: ClusterAccess) -> Any:
@@ -89,6 +89,8 @@ def run_checks(props: dict[str, Any]) -> dict[str, Any]:
                 namespace,
                 to_revision=None,
                 access=access,
+                who=resolve_actor(),
+                record=emit,
                 reason=f"health check failed: {'; '.join(m.detail for m in report.failing())}",
                 timeout_seconds=int(float(props["deadline"])),
                 trigger="health-check",

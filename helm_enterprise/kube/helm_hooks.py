@@ -15,7 +15,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
-from helm_enterprise.validation import Finding
+from helm_enterprise.findings import Finding
 
 HOOK_ANNOTATION = "helm.sh/hook"
 # Run only by `helm test`, never by an install or upgrade: nothing is lost in chart mode.

@@ -282,47 +282,6 @@ def check_image_tags(args: Any, report_violation: Report) -> None:
     _report(report_violation, found)
 
 
-def _per_object(
-    name: str, model: type[Model], check: Callable[[KubeObject, Any], list[Violation]], doc: str
-) -> Callable[[Any, Report], None]:
-    """A rule that runs ``check`` with its settings on every object a resource is or
-    summarises."""
-
-    def rule_check(args: Any, report_violation: Report) -> None:
-        settings = load(model, _config(args), name)
-        for ko in kube_objects(args):
-            _report(report_violation, check(ko, settings))
-
-    rule_check.__doc__ = doc
-    return rule_check
-
-
-check_resource_limits = _per_object(
-    "resource-limits",
-    ResourceLimits,
-    obj_checks.check_resources,
-    "Every container has resource requests and limits.",
-)
-check_no_privileged = _per_object(
-    "no-privileged",
-    NoPrivileged,
-    obj_checks.check_privileged,
-    "No privileged containers, no dangerous added capabilities.",
-)
-check_no_host_namespaces = _per_object(
-    "no-host-namespaces",
-    NoHostNamespaces,
-    obj_checks.check_host_namespaces,
-    "No pod in the node's network, PID or IPC namespace.",
-)
-check_no_host_path = _per_object(
-    "no-host-path",
-    NoHostPath,
-    obj_checks.check_host_path,
-    "No hostPath volumes (outside ``allowedPaths``).",
-)
-
-
 def check_chart_version_pinned(args: Any, report_violation: Report) -> None:
     """Chart versions are exact (no ranges, no ``latest``, not missing)."""
     settings = load(ChartVersionPinned, _config(args), "chart-version-pinned")
@@ -373,14 +332,6 @@ def check_tenant_boundaries(args: Any, report_violation: Report) -> None:
     _report(report_violation, found)
 
 
-check_required_labels = _per_object(
-    "required-labels",
-    RequiredLabels,
-    obj_checks.check_labels,
-    "Every object carries the required labels.",
-)
-
-
 def check_rendered_objects_checked(args: Any, report_violation: Report) -> None:
     """Stack policy: every helm_enterprise release registers its policy summary."""
     resources = list(getattr(args, "resources", None) or [])
@@ -412,17 +363,23 @@ def check_rendered_objects_checked(args: Any, report_violation: Report) -> None:
 # -- the table the pack is built from ---------------------------------------------------------
 
 Enforcement = Literal["advisory", "mandatory", "disabled"]
+ObjectCheck = Callable[[KubeObject, Any], list[Violation]]
+"""One rule's check of one Kubernetes object with the rule's settings (``check_object``
+and, for rules that only look at objects, the rule's whole check)."""
 
 
 @dataclasses.dataclass(frozen=True)
 class Rule:
-    """One policy of the pack: name, description, default enforcement, settings model and
-    the check function."""
+    """One policy of the pack: name, description, settings model, the check function,
+    the object check (None: the rule does not look at single objects), default
+    enforcement, severity and scope. Everything about a rule is here: the pack, the CLI's
+    rule list and :func:`check_object` read this one table."""
 
     name: str
     description: str
     check: Callable[[Any, Report], None]
     settings: type[Model]
+    object_check: ObjectCheck | None = None
     enforcement: Enforcement = "mandatory"
     severity: Literal["low", "medium", "high", "critical"] = "high"
     scope: Literal["resource", "stack"] = "resource"  # stack: sees every resource at once
@@ -431,45 +388,77 @@ class Rule:
         return load(self.settings, config, self.name)
 
 
+def _objects_rule(
+    name: str,
+    description: str,
+    settings: type[Model],
+    object_check: ObjectCheck,
+    *,
+    enforcement: Enforcement = "mandatory",
+    severity: Literal["low", "medium", "high", "critical"] = "high",
+) -> Rule:
+    """A rule whose whole check is ``object_check`` with its settings on every object a
+    resource is or summarises."""
+
+    def rule_check(args: Any, report_violation: Report) -> None:
+        loaded = load(settings, _config(args), name)
+        for ko in kube_objects(args):
+            _report(report_violation, object_check(ko, loaded))
+
+    rule_check.__doc__ = description
+    rule_check.__name__ = rule_check.__qualname__ = f"check_{name.replace('-', '_')}"
+    return Rule(
+        name,
+        description,
+        rule_check,
+        settings,
+        object_check,
+        enforcement=enforcement,
+        severity=severity,
+    )
+
+
 RULES: tuple[Rule, ...] = (
     Rule(
         "approved-registries",
         "Container images must come from an approved registry.",
         check_approved_registries,
         ApprovedRegistries,
+        lambda ko, s: obj_checks.check_images(ko, registries=s),
     ),
     Rule(
         "image-tags",
         "Container images must be pinned: no 'latest', no missing tag.",
         check_image_tags,
         ImageTags,
+        lambda ko, s: obj_checks.check_images(ko, tags=s),
     ),
-    Rule(
+    _objects_rule(
         "resource-limits",
         "Containers must declare resource requests and limits.",
-        check_resource_limits,
         ResourceLimits,
+        obj_checks.check_resources,
         severity="medium",
     ),
-    Rule(
+    _objects_rule(
         "no-privileged",
         "Containers must not run privileged or add dangerous capabilities.",
-        check_no_privileged,
         NoPrivileged,
+        obj_checks.check_privileged,
         severity="critical",
     ),
-    Rule(
+    _objects_rule(
         "no-host-namespaces",
         "Pods must not use the node's network, PID or IPC namespace.",
-        check_no_host_namespaces,
         NoHostNamespaces,
+        obj_checks.check_host_namespaces,
         severity="critical",
     ),
-    Rule(
+    _objects_rule(
         "no-host-path",
         "Pods must not mount directories of the node (hostPath).",
-        check_no_host_path,
         NoHostPath,
+        obj_checks.check_host_path,
         severity="critical",
     ),
     Rule(
@@ -491,13 +480,14 @@ RULES: tuple[Rule, ...] = (
         "A tenant's release and its objects must stay in the tenant's namespaces.",
         check_tenant_boundaries,
         TenantBoundaries,
+        lambda ko, s: obj_checks.check_tenant(ko, s) if s.tenants or s.allowed_namespaces else [],
         severity="critical",
     ),
-    Rule(
+    _objects_rule(
         "required-labels",
         "Objects must carry the required labels.",
-        check_required_labels,
         RequiredLabels,
+        obj_checks.check_labels,
         enforcement="advisory",
         severity="low",
     ),
@@ -520,18 +510,12 @@ def rule(name: str) -> Rule:
     raise KeyError(f"no policy {name!r}; known: {', '.join(r.name for r in RULES)}")
 
 
-_OBJECT_CHECKS: dict[str, Callable[[KubeObject, Any], list[Violation]]] = {
-    "approved-registries": lambda ko, s: obj_checks.check_images(ko, registries=s),
-    "image-tags": lambda ko, s: obj_checks.check_images(ko, tags=s),
-    "resource-limits": obj_checks.check_resources,
-    "no-privileged": obj_checks.check_privileged,
-    "no-host-namespaces": obj_checks.check_host_namespaces,
-    "no-host-path": obj_checks.check_host_path,
-    "tenant-boundaries": lambda ko, s: (
-        obj_checks.check_tenant(ko, s) if s.tenants or s.allowed_namespaces else []
-    ),
-    "required-labels": obj_checks.check_labels,
-}
+# The rules that only look at objects, by the names callers and tests know them.
+check_resource_limits = rule("resource-limits").check
+check_no_privileged = rule("no-privileged").check
+check_no_host_namespaces = rule("no-host-namespaces").check
+check_no_host_path = rule("no-host-path").check
+check_required_labels = rule("required-labels").check
 
 
 def enforcement(r: Rule, config: Mapping[str, Any] | None) -> str:
@@ -560,12 +544,11 @@ def check_object(
     ko = KubeObject(obj, release=release, tenant=tenant, default_namespace=namespace)
     found: list[tuple[Rule, Violation]] = []
     for r in RULES:
-        check = _OBJECT_CHECKS.get(r.name)
-        if check is None or enforcement(r, config) == "disabled":
+        if r.object_check is None or enforcement(r, config) == "disabled":
             continue
         entry = config.get(r.name)
         settings = r.load(entry if isinstance(entry, Mapping) else None)
-        found += [(r, v) for v in check(ko, settings)]
+        found += [(r, v) for v in r.object_check(ko, settings)]
     return found
 
 

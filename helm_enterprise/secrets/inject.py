@@ -3,7 +3,10 @@
 * Vault references (structured ``secretValues`` and ``${vault:...}`` templates) are read
   through the shared :class:`SecretResolver` (batched, cached) and wrapped with
   ``pulumi.Output.secret``;
-* Kubernetes Secret references are read through Pulumi (``Secret.get``) by a reader the
+* ``env:``, ``file:`` and custom-scheme references go through the same resolver and the
+  backend registered for their scheme;
+* Kubernetes Secret references go through the resolver too when a ``k8s`` backend is
+  registered; otherwise they are read through Pulumi (``Secret.get``) by a reader the
   component supplies, so they follow the release's provider and stay secret in state;
 * secret stack config values come from ``pulumi.Config.require_secret``;
 * Python ``Output`` values are wrapped as secrets whatever they were.
@@ -26,6 +29,7 @@ import pulumi
 from helm_enterprise._values import copy_tree, set_path, split_path
 from helm_enterprise.config.release import ReleaseConfig
 from helm_enterprise.config.secrets import (
+    BackendRef,
     ConfigRef,
     OutputRef,
     SecretKeyRef,
@@ -36,7 +40,7 @@ from helm_enterprise.config.secrets import (
     walk_templates,
 )
 from helm_enterprise.errors import ConfigError
-from helm_enterprise.secrets.resolver import SecretResolver
+from helm_enterprise.secrets.resolver import SecretResolver, StoreRef
 
 CHECKSUM_ANNOTATION = "helm-enterprise.io/secrets-checksum"
 
@@ -84,12 +88,27 @@ class InjectedValues:
 class SecretInjector:
     """Per-release conversion of references into secret Outputs."""
 
-    def __init__(self, resolver: SecretResolver | None, k8s_reader: K8sReader) -> None:
+    def __init__(
+        self,
+        resolver: SecretResolver | None,
+        k8s_reader: K8sReader,
+        namespace: str | None = None,
+    ) -> None:
+        """``namespace`` is where ``k8s:name#key`` (no namespace) is read: the release's."""
         self._resolver = resolver
         self._k8s = k8s_reader
+        self._namespace = namespace
 
-    def _require_resolver(self, ref: VaultRef) -> SecretResolver:
-        if self._resolver is None:
+    def _require_resolver(self, ref: VaultRef | BackendRef) -> SecretResolver:
+        if self._resolver is None and isinstance(ref, BackendRef):
+            raise ConfigError(
+                f"{ref.describe()} needs a {ref.scheme} backend, but none is configured",
+                path=ref.scheme,
+                hint=f"pass secret_backends={{{ref.scheme!r}: <backend>}} to Platform",
+            )
+        if self._resolver is None or (
+            isinstance(ref, VaultRef) and not self._resolver.serves("vault")
+        ):
             raise ConfigError(
                 f"{ref.describe()} needs Vault, but no Vault is configured",
                 path="vault",
@@ -97,13 +116,31 @@ class SecretInjector:
             )
         return self._resolver
 
+    def _stored(self, ref: SecretRef) -> StoreRef | None:
+        """``ref`` as the resolver reads it, or None when the resolver does not serve it."""
+        if isinstance(ref, VaultRef | BackendRef):
+            return ref
+        if (
+            isinstance(ref, SecretKeyRef)
+            and self._resolver is not None
+            and self._resolver.serves("k8s")
+        ):
+            if ref.namespace is None and self._namespace is not None:
+                return ref.model_copy(update={"namespace": self._namespace})
+            return ref
+        return None
+
     def output(self, ref: SecretRef | str) -> pulumi.Output[str]:
         """A secret Output for any reference kind."""
         if isinstance(ref, str):
             ref = _as_ref(ref)
-        if isinstance(ref, VaultRef):
+        if isinstance(ref, VaultRef | BackendRef):
             return pulumi.Output.secret(self._require_resolver(ref).value(ref))
         if isinstance(ref, SecretKeyRef):
+            stored = self._stored(ref)
+            if stored is not None:
+                assert self._resolver is not None
+                return pulumi.Output.secret(self._resolver.value(stored))
             return pulumi.Output.secret(self._k8s(ref))
         if isinstance(ref, ConfigRef):
             return config_secret(ref)
@@ -118,8 +155,12 @@ class SecretInjector:
         """
         if isinstance(ref, str):
             ref = _as_ref(ref)
-        if isinstance(ref, VaultRef):
+        if isinstance(ref, VaultRef | BackendRef):
             return self._require_resolver(ref).value(ref)
+        stored = self._stored(ref)
+        if stored is not None:
+            assert self._resolver is not None
+            return self._resolver.value(stored)
         return self.output(ref)
 
     def _identity(self, ref: SecretRef) -> str | pulumi.Output[str]:
@@ -128,11 +169,13 @@ class SecretInjector:
         def digest(value: str) -> str:
             return f"{ref.describe()}:sha256:{hashlib.sha256(value.encode()).hexdigest()}"
 
-        if isinstance(ref, VaultRef):
-            version = self._require_resolver(ref).version(ref)
+        stored = self._stored(ref)
+        if stored is not None:
+            assert self._resolver is not None
+            version = self._resolver.version(stored)
             if version is not None:
                 return f"{ref.describe()}:v{version}"
-            return digest(self._require_resolver(ref).value(ref))
+            return digest(self._resolver.value(stored))
         return self.output(ref).apply(digest)
 
     def inject(self, release: ReleaseConfig) -> InjectedValues:
@@ -151,11 +194,13 @@ class SecretInjector:
                 node[parts[-1]] = render_template(node[parts[-1]], resolved)
             refs_used += [r for _, r in templates]
         if self._resolver is not None:
-            self._resolver.prefetch(
-                r for r in release.secret_values.values() if isinstance(r, VaultRef)
-            )
+            # One batch for every store the resolver serves; a missing backend is reported
+            # by resolve() below, naming the reference.
+            stored = [self._stored(r) for r in release.secret_values.values()]
+            self._resolver.prefetch(s for s in stored if s is not None)
         for path, ref in release.secret_values.items():
-            # Plain for Vault (the values object is a secret as a whole), else an Output.
+            # Plain when the resolver read it (the values object is a secret as a whole),
+            # else an Output.
             set_path(values, path, self.resolve(ref))
             refs_used.append(ref)
 
@@ -192,4 +237,6 @@ def _as_ref(text: str) -> SecretRef:
     kind = coerced["kind"]
     if kind == "vault":
         return VaultRef.model_validate(coerced)
+    if kind == "backend":
+        return BackendRef.model_validate(coerced)
     return SecretKeyRef.model_validate(coerced)

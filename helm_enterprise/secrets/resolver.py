@@ -1,9 +1,11 @@
 """Batched, cached resolution of secret references for one program run.
 
-Every release of a program shares one resolver. :meth:`SecretResolver.prefetch` reads all
-distinct (path, version) pairs it is given in parallel, each exactly once per run; later
-lookups are served from memory. Values are never written to disk: caching secrets across
-runs would put them on the machine's filesystem outside Vault's control.
+Every release of a program shares one resolver, which holds one backend per reference
+scheme (``vault``, ``env``, ``file``, ``k8s`` when registered, or a program's own).
+:meth:`SecretResolver.prefetch` reads all distinct (scheme, path, version) triples it is
+given in parallel, each exactly once per run; later lookups are served from memory.
+Values are never written to disk: caching secrets across runs would put them on the
+machine's filesystem outside the store's control.
 """
 
 from __future__ import annotations
@@ -12,15 +14,32 @@ import threading
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
-from helm_enterprise.config.secrets import VaultRef
+from helm_enterprise.config.secrets import WHOLE, BackendRef, SecretKeyRef, VaultRef
 from helm_enterprise.errors import ConfigError, SecretBackendError
 from helm_enterprise.secrets._backend import SecretBackend, SecretData
 
-_Key = tuple[str, int | None]
+_Key = tuple[str, str, int | None]
+# The references a backend serves. A SecretKeyRef must carry its namespace by now (the
+# injector fills in the release's namespace): its path is ``namespace/name``.
+StoreRef = VaultRef | BackendRef | SecretKeyRef
+
+_HINTS = {
+    "vault": "set helm-enterprise:vault (or VAULT_ADDR and VAULT_TOKEN)",
+    "k8s": "pass secret_backends={'k8s': KubernetesSecretBackend(...)} to Platform",
+}
+
+
+def locate(ref: StoreRef) -> tuple[str, str, str, int | None]:
+    """(scheme, path, key, version) of a reference: what a backend is asked for."""
+    if isinstance(ref, VaultRef):
+        return ("vault", ref.path, ref.key, ref.version)
+    if isinstance(ref, SecretKeyRef):
+        return ("k8s", f"{ref.namespace or 'default'}/{ref.name}", ref.key, None)
+    return (ref.scheme, ref.path, ref.key, None)
 
 
 class SecretResolver:
-    """Resolves :class:`VaultRef` references through the configured backends."""
+    """Resolves references through the backend registered for their scheme."""
 
     def __init__(self, backends: Mapping[str, SecretBackend], max_workers: int = 8) -> None:
         self._backends = dict(backends)
@@ -29,6 +48,10 @@ class SecretResolver:
         self._errors: dict[_Key, SecretBackendError] = {}
         self._lock = threading.Lock()
 
+    def serves(self, scheme: str) -> bool:
+        """Whether a backend is registered for ``scheme``."""
+        return scheme in self._backends
+
     def backend(self, scheme: str) -> SecretBackend:
         try:
             return self._backends[scheme]
@@ -36,26 +59,35 @@ class SecretResolver:
             raise ConfigError(
                 f"{scheme} references are used but no {scheme} backend is configured",
                 path=scheme,
-                hint="set helm-enterprise:vault (or VAULT_ADDR and VAULT_TOKEN)",
+                hint=_HINTS.get(
+                    scheme, f"pass secret_backends={{{scheme!r}: <backend>}} to Platform"
+                ),
             ) from None
 
     @staticmethod
-    def _key(ref: VaultRef) -> _Key:
-        return (ref.path, ref.version)
+    def _key(ref: StoreRef) -> _Key:
+        scheme, path, _, version = locate(ref)
+        return (scheme, path, version)
 
-    def prefetch(self, refs: Iterable[VaultRef]) -> None:
-        """Read every not-yet-read path of ``refs`` in parallel (one read per path)."""
+    def prefetch(self, refs: Iterable[StoreRef]) -> None:
+        """Read every not-yet-read path of ``refs`` in parallel (one read per path).
+
+        References of a scheme no backend serves are left out: the lookup of the value
+        (:meth:`value`) reports them, where the caller can name the field.
+        """
         with self._lock:
             todo = sorted(
-                {self._key(r) for r in refs} - self._cache.keys() - self._errors.keys(),
-                key=lambda k: (k[0], k[1] or 0),
+                {k for k in map(self._key, refs) if k[0] in self._backends}
+                - self._cache.keys()
+                - self._errors.keys(),
+                key=lambda k: (k[0], k[1], k[2] or 0),
             )
         if not todo:
             return
-        backend = self.backend("vault")
+        backends = {scheme: self.backend(scheme) for scheme in sorted({k[0] for k in todo})}
         workers = min(self._max_workers, len(todo))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="secret-read") as pool:
-            futures = {key: pool.submit(backend.read, key[0], key[1]) for key in todo}
+            futures = {key: pool.submit(backends[key[0]].read, key[1], key[2]) for key in todo}
             for key, fut in futures.items():
                 try:
                     data = fut.result()
@@ -66,8 +98,9 @@ class SecretResolver:
                     with self._lock:
                         self._cache[key] = data
 
-    def data(self, ref: VaultRef) -> SecretData:
+    def data(self, ref: StoreRef) -> SecretData:
         key = self._key(ref)
+        self.backend(key[0])  # ConfigError when no backend serves the scheme
         with self._lock:
             cached = self._cache.get(key)
             err = self._errors.get(key)
@@ -81,19 +114,22 @@ class SecretResolver:
         assert cached is not None
         return cached
 
-    def value(self, ref: VaultRef) -> str:
+    def value(self, ref: StoreRef) -> str:
         """The value of ``ref``'s key. Raises SecretBackendError naming path and key."""
         data = self.data(ref)
-        if ref.key not in data.data:
-            keys = ", ".join(sorted(data.data)) or "none"
+        scheme, path, key, _ = locate(ref)
+        if key not in data.data:
+            keys = ", ".join(sorted(k for k in data.data if k != WHOLE)) or "none"
+            what = (
+                f"has no key {key!r} (keys there: {keys})" if key != WHOLE else "is not one value"
+            )
             raise SecretBackendError(
-                f"{self.backend('vault').describe()}: secret {ref.path} has no key "
-                f"{ref.key!r} (keys there: {keys})",
+                f"{self.backend(scheme).describe()}: secret {path} {what}",
                 reference=ref.describe(),
             )
-        return data.data[ref.key]
+        return data.data[key]
 
-    def version(self, ref: VaultRef) -> int | None:
+    def version(self, ref: StoreRef) -> int | None:
         return self.data(ref).version
 
     @property

@@ -32,7 +32,8 @@ from helm_enterprise.config.release import ReleaseConfig
 from helm_enterprise.config.tenant import TenantConfig, TierConfig, resolve_tier
 from helm_enterprise.errors import ConfigError, ValidationError, truncate
 from helm_enterprise.kube.render import Rendered, rendered_output
-from helm_enterprise.tenancy.checks import check_object, check_release_namespace, check_rendered
+from helm_enterprise.tenancy.checks import check_object, check_release_namespace
+from helm_enterprise.tenancy.quota import check_rendered
 from helm_enterprise.validation import Finding, errors, report
 
 

@@ -14,8 +14,8 @@ from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
 from helm_enterprise.kube.client import api_error
-from helm_enterprise.kube.ownership import LABEL_MANAGED_BY, LABEL_PROJECT, LABEL_STACK, MANAGED_BY
-from helm_enterprise.kube.ownership import label_value as _lv
+from helm_enterprise.ownership import LABEL_MANAGED_BY, LABEL_PROJECT, LABEL_STACK, MANAGED_BY
+from helm_enterprise.ownership import label_value as _lv
 from helm_enterprise.tenancy.checks import LABEL_TENANT_RESOURCE, LiveNamespace
 
 

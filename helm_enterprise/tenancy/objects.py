@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from helm_enterprise.config.tenant import RoleLevel, TenantConfig, TierConfig
-from helm_enterprise.kube.ownership import LABEL_TENANT, label_value
+from helm_enterprise.ownership import LABEL_TENANT, label_value
 
 PSS_PREFIX = "pod-security.kubernetes.io"
 ROLE_LEVELS: tuple[RoleLevel, ...] = ("view", "edit", "admin")

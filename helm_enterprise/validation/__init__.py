@@ -1,45 +1,36 @@
 """Dry-run validation (T1.5): findings and the checks that produce them.
 
-Every check returns :class:`Finding` objects; the component turns error findings into a
-failed preview, the ``validate`` command prints them (or ``--json``) and exits non-zero.
+Every check returns :class:`Finding` objects (defined in :mod:`helm_enterprise.findings`,
+below the feature packages, and re-exported here); the component turns error findings into
+a failed preview, the ``validate`` command prints them (or ``--json``) and exits non-zero.
 Messages name the release, the field and how to fix it, and never contain a value from
 the user's values (a value may be a secret).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from jsonschema import Draft7Validator
 from jsonschema import ValidationError as SchemaError
 from jsonschema.validators import validator_for
 
-Severity = Literal["error", "warning", "info"]
+from helm_enterprise.findings import Finding, Severity
 
-
-@dataclasses.dataclass(frozen=True)
-class Finding:
-    """One result of a dry-run check."""
-
-    severity: Severity
-    check: str
-    release: str
-    field: str
-    message: str
-    hint: str = ""
-
-    def line(self) -> str:
-        where = f"{self.release}: {self.field}" if self.field else self.release
-        text = f"[{self.severity}] {self.check}: {where}: {self.message}"
-        return f"{text} ({self.hint})" if self.hint else text
-
-    def to_dict(self) -> dict[str, str]:
-        return dataclasses.asdict(self)
+__all__ = [
+    "FINDINGS_FILE_ENV",
+    "Finding",
+    "Severity",
+    "check_schema",
+    "errors",
+    "read_reported",
+    "report",
+    "to_json",
+]
 
 
 def errors(findings: Iterable[Finding]) -> list[Finding]:

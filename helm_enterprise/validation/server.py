@@ -19,10 +19,10 @@ from typing import Any
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from helm_enterprise.drift.live import KubeCluster
 from helm_enterprise.errors import DriftError, truncate
 from helm_enterprise.kube.client import api_message
 from helm_enterprise.kube.kinds import POD_SPEC_PATHS
+from helm_enterprise.kube.live import KubeCluster
 from helm_enterprise.validation import Finding
 
 FIELD_MANAGER = "helm-enterprise-dryrun"

@@ -332,7 +332,7 @@ def test_a_failed_operation_is_recorded_and_not_retried(trail: AuditLog) -> None
 
 def test_an_atomic_release_follows_a_failed_update_up() -> None:
     """With atomic upgrades the Release binds a second error hook, which records the
-    rollback Helm performed (tests/unit/kube/test_rollback.py); without, it does not."""
+    rollback Helm performed (tests/unit/rollback/test_helm.py); without, it does not."""
     try:
         audited_platform()
         atomic = run_hooked(lambda: Release("web", {"namespace": "shop", "chart": LOCAL}))

@@ -24,12 +24,13 @@ from cryptography.x509.oid import NameOID
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
+from helm_enterprise import ownership
 from helm_enterprise.errors import (
     ClusterAccessDeniedError,
     ClusterUnavailableError,
     HelmEnterpriseError,
 )
-from helm_enterprise.kube import helm_storage, ownership
+from helm_enterprise.kube import helm_storage
 from helm_enterprise.kube.client import ClusterAccess, api_error, client_identity
 from helm_enterprise.tenancy.live import read_namespace, read_namespaces
 

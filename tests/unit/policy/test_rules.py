@@ -281,6 +281,23 @@ def test_pack_policies_mirror_the_rule_table() -> None:
         r.load(None)  # defaults are valid
 
 
+def test_one_rule_table_feeds_every_view() -> None:
+    # Name, settings, check and object check of a rule live in one Rule of RULES: the
+    # module's check functions, check_object and the pack are views of it.
+    for name in ("resource-limits", "no-privileged", "no-host-namespaces", "no-host-path"):
+        check = getattr(rules, f"check_{name.replace('-', '_')}")
+        assert check is rules.rule(name).check
+    assert rules.check_required_labels is rules.rule("required-labels").check
+    config = {
+        "approved-registries": {"registries": ["registry.corp"]},
+        "tenant-boundaries": {"allowedNamespaces": ["other"]},
+        "required-labels": {"labels": ["team"]},
+    }
+    found = rules.check_object(BAD_POD, config)
+    assert {r.name for r, _ in found} == {r.name for r in RULES if r.object_check is not None}
+    assert all(v.rule == r.name for r, v in found)
+
+
 def test_violation_text_round_trip_and_events() -> None:
     v = Violation("no-privileged", "Deployment shop/web", "spec.x", "why", "how", "web")
     assert Violation.parse("no-privileged", "Description line.\n" + v.text()) == v

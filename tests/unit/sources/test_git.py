@@ -40,6 +40,7 @@ from helm_enterprise.sources.git import (
     redact,
     select_ref,
 )
+from helm_enterprise.sources.git import cache as git_cache
 from tests.unit.pulumi_harness import run_program
 
 REPO = Path(__file__).resolve().parents[3]
@@ -496,8 +497,8 @@ def test_interval_reuses_a_recent_branch_resolution(
     moved = fetch(source(upstream.url, ref="main", path="charts/a"))
     assert moved.commit != old.commit and asked == [upstream.url]
     # Once the interval has passed, the branch is asked for again.
-    later = gitsrc._now() + 601
-    monkeypatch.setattr(gitsrc, "_now", lambda: later)
+    later = git_cache._now() + 601
+    monkeypatch.setattr(git_cache, "_now", lambda: later)
     assert fetch(src).commit == moved.commit and len(asked) == 2
     with pytest.raises(ConfigError, match="interval"):
         source(upstream.url, interval="0s")

@@ -10,12 +10,11 @@ from typing import Any
 import pulumi
 import pytest
 
-from helm_enterprise import Release
+from helm_enterprise import Release, ownership
 from helm_enterprise.components import release as release_module
 from helm_enterprise.components.context import Platform
 from helm_enterprise.config import ReleaseConfig
 from helm_enterprise.config._base import validate_model
-from helm_enterprise.kube import ownership
 from helm_enterprise.kube.client import ClusterAccess
 from helm_enterprise.tenancy.checks import LiveNamespace, check_untenanted_release, tenant_labels
 from tests.unit.pulumi_harness import run_program

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from helm_enterprise.kube.helm_storage import HelmRecord
-from helm_enterprise.kube.outofband import RevisionState, decide, mark, parse
+from helm_enterprise.rollback.outofband import RevisionState, decide, mark, parse
 
 OWNER = "proj/dev/web"
 OURS = "Applied by helm-enterprise [proj/dev/web]"

@@ -14,6 +14,12 @@ the rollback should stick.
 Helm's atomic rollback leaves no trace but Helm's history, so it is decided from that
 history (:func:`automatic_rollback`, a pure function) and recorded when the failed update
 returns.
+
+This module does not import :mod:`helm_enterprise.audit` (which sits beside it, not below):
+its callers pass the :class:`Recorder` that writes the records, normally
+:func:`helm_enterprise.audit.emit`, and get the :class:`RollbackRecord` back. The recorder is
+called, rather than the records returned at the end, because the ``before`` record has to be
+written before Helm runs: a rollback that hangs or is killed still leaves its trace.
 """
 
 from __future__ import annotations
@@ -26,13 +32,28 @@ import subprocess
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Protocol
 
 from helm_enterprise._cache import toolchain_binary
-from helm_enterprise.audit import AuditLog, emit, resolve_actor
 from helm_enterprise.errors import HelmEnterpriseError, RollbackError, truncate
 from helm_enterprise.kube import helm_storage
 from helm_enterprise.kube.client import ClusterAccess
+
+
+class Recorder(Protocol):
+    """Writes one audit record (:func:`helm_enterprise.audit.emit` is one); ``fields`` carry
+    no secret: revisions, names, the reason."""
+
+    def __call__(
+        self,
+        action: str,
+        *,
+        phase: Literal["before", "after"],
+        result: str,
+        who: str | None = None,
+        **fields: Any,
+    ) -> object: ...
+
 
 HistoryReader = Callable[[str, str], list[helm_storage.HelmRecord]]
 """``(namespace, release)`` → the release's Helm history, oldest first."""
@@ -109,16 +130,6 @@ def choose_target(
     return current, to_revision
 
 
-def _record(
-    audit: AuditLog | None, phase: str, result: str, who: str, fields: dict[str, Any]
-) -> None:
-    """One ``rollback`` audit record (``fields`` carry no secret: revisions, names, why)."""
-    if audit is not None:
-        audit.append({"action": "rollback", "phase": phase, "result": result, "who": who, **fields})
-    else:
-        emit("rollback", phase=phase, result=result, who=who, **fields)  # type: ignore[arg-type]
-
-
 def rollback(
     release: str,
     namespace: str,
@@ -126,18 +137,23 @@ def rollback(
     to_revision: int | None,
     reason: str,
     access: ClusterAccess,
-    who: str | None = None,
+    who: str,
+    record: Recorder,
     timeout_seconds: int = 300,
     helm: str | None = None,
-    audit: AuditLog | None = None,
     wait: bool = True,
     trigger: str = "command",
     history: HistoryReader | None = None,
 ) -> RollbackRecord:
-    """Roll ``release`` back with Helm and record it: a ``before`` record (result
-    ``started``) once the target is chosen, an ``after`` record with the result.
+    """Roll ``release`` back with Helm and record it through ``record``: a ``before``
+    record (result ``started``) once the target is chosen, an ``after`` record with the
+    result.
 
     Args:
+        who: the actor, recorded (the caller resolves it:
+            :func:`helm_enterprise.audit.resolve_actor`).
+        record: writes the two ``rollback`` audit records (normally
+            :func:`helm_enterprise.audit.emit`).
         trigger: what asked for it, recorded as ``trigger``: ``command`` (the CLI) or
             ``health-check``.
         helm: the helm binary (default: see :func:`helm_binary`).
@@ -169,7 +185,7 @@ def rollback(
         argv += ["--kubeconfig", str(Path(access.kubeconfig).expanduser())]
     if access.context:
         argv += ["--kube-context", access.context]
-    actor = resolve_actor(who)
+    actor = who
     common: dict[str, Any] = {
         "release": release,
         "namespace": namespace,
@@ -179,7 +195,7 @@ def rollback(
         "chart": f"{before[-1].chart}-{before[-1].chart_version}",
         "trigger": trigger,
     }
-    _record(audit, "before", "started", actor, common)
+    record("rollback", phase="before", result="started", who=actor, **common)
     start = time.monotonic()
     try:
         proc = subprocess.run(
@@ -195,7 +211,7 @@ def rollback(
         new_revision = after[-1].revision if after else current
     except HelmEnterpriseError:
         pass  # recorded with the revision known before
-    record = RollbackRecord(
+    done = RollbackRecord(
         release=release,
         namespace=namespace,
         from_revision=current,
@@ -207,14 +223,14 @@ def rollback(
         duration_seconds=duration,
         chart=common["chart"],
     )
-    fields = {k: v for k, v in record.to_dict().items() if k not in ("who", "result")}
-    _record(audit, "after", record.result, actor, {**fields, "trigger": trigger})
+    fields = {k: v for k, v in done.to_dict().items() if k not in ("who", "result")}
+    record("rollback", phase="after", result=done.result, who=actor, **fields, trigger=trigger)
     if failure:
         raise RollbackError(
             f"helm rollback of {namespace}/{release} to revision {target} failed: "
             f"{truncate(failure, 400)}"
         )
-    return record
+    return done
 
 
 # -- Helm's own (atomic) rollback ---------------------------------------------------------
@@ -272,11 +288,13 @@ def record_automatic_rollback(
     before_revision: int | None,
     error: str,
     history: HistoryReader,
+    record: Recorder,
     not_before: dt.datetime | None = None,
     trigger: str = "readiness",
 ) -> AutomaticRollback | None:
     """After a failed upgrade: when Helm rolled the release back by itself, record that
-    rollback (``before`` and ``after``, from/to/why) and return it. Both records are
+    rollback through ``record`` (``before`` and ``after``, from/to/why; normally
+    :func:`helm_enterprise.audit.emit`) and return it. Both records are
     written now, when we learn of it: the rollback ran inside the provider. ``error`` is
     the failed update's error (the why). Returns None when there was no rollback."""
     found = automatic_rollback(history(namespace, release), before_revision, not_before)
@@ -291,8 +309,8 @@ def record_automatic_rollback(
         "chart": found.chart,
         "trigger": trigger,
     }
-    emit("rollback", phase="before", result="started", **fields)
-    emit(
+    record("rollback", phase="before", result="started", **fields)
+    record(
         "rollback",
         phase="after",
         result="succeeded" if found.succeeded else "failed",

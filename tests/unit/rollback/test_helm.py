@@ -13,7 +13,7 @@ from pathlib import Path
 import pulumi
 import pytest
 
-from helm_enterprise.audit import AuditLog, Auditor, set_auditor
+from helm_enterprise.audit import AuditLog, Auditor, emit, resolve_actor, set_auditor
 from helm_enterprise.audit.schema import validate_record
 from helm_enterprise.components.release import atomic_rollback_recorder
 from helm_enterprise.config._base import validate_model
@@ -21,7 +21,7 @@ from helm_enterprise.config.release import ReleaseConfig
 from helm_enterprise.errors import RollbackError
 from helm_enterprise.kube.client import ClusterAccess
 from helm_enterprise.kube.helm_storage import HelmRecord
-from helm_enterprise.kube.rollback import (
+from helm_enterprise.rollback.helm import (
     AutomaticRollback,
     HistoryReader,
     automatic_rollback,
@@ -97,6 +97,8 @@ def test_rollback_records_before_and_after(trail: AuditLog, tmp_path: Path) -> N
         to_revision=None,
         reason="INC-1 bad config",
         access=ClusterAccess("/nonexistent/kubeconfig"),
+        who=resolve_actor(),
+        record=emit,
         helm=str(helm),
         history=reader(DEPLOYED, [*DEPLOYED, rec(3, "deployed", "Rollback to 1")]),
     )
@@ -126,6 +128,8 @@ def test_a_failed_helm_rollback_is_recorded_as_failed(trail: AuditLog, tmp_path:
             to_revision=1,
             reason="INC-2",
             access=ClusterAccess("/nonexistent/kubeconfig"),
+            who=resolve_actor(),
+            record=emit,
             helm=str(fake_helm(tmp_path, exit_code=1)),
             history=reader(DEPLOYED),
         )
@@ -143,6 +147,8 @@ def test_no_target_means_no_record(trail: AuditLog, tmp_path: Path) -> None:
             to_revision=9,
             reason="INC-3",
             access=ClusterAccess(),
+            who=resolve_actor(),
+            record=emit,
             helm=str(fake_helm(tmp_path)),
             history=reader(DEPLOYED),
         )
@@ -223,6 +229,7 @@ def test_helms_rollback_is_recorded_with_from_to_why(trail: AuditLog) -> None:
         before_revision=1,
         error="timed out waiting for the condition",
         history=reader(ROLLED_BACK),
+        record=emit,
     )
     assert found is not None
     before, after = list(trail.records())
@@ -239,7 +246,7 @@ def test_helms_rollback_is_recorded_with_from_to_why(trail: AuditLog) -> None:
     # Nothing rolled back: nothing recorded.
     assert (
         record_automatic_rollback(
-            "web", "shop", before_revision=2, error="x", history=reader(DEPLOYED)
+            "web", "shop", before_revision=2, error="x", history=reader(DEPLOYED), record=emit
         )
         is None
     )

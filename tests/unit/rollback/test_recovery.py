@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from helm_enterprise.kube.helm_storage import HelmRecord, decode, encode
-from helm_enterprise.kube.recovery import Action, ReleaseState, decide
+from helm_enterprise.rollback.recovery import Action, ReleaseState, decide
 
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
 

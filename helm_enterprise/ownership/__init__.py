@@ -1,5 +1,9 @@
 """Ownership (X.6): labels on everything helm_enterprise creates, and conflict checks.
 
+A feature package of its own (on top of :mod:`helm_enterprise.kube`, which reads the
+cluster): the Release component labels and checks with it, tenancy selects by its labels,
+drift names the owner it restores for.
+
 Who owns a release is read from the cluster before anything is applied:
 
 * **release mode** — Helm stores every revision's rendered manifest; the post-renderer put
@@ -23,9 +27,9 @@ import yaml
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
+from helm_enterprise.findings import Finding
 from helm_enterprise.kube import helm_storage
 from helm_enterprise.kube.client import api_error
-from helm_enterprise.validation import Finding
 
 MANAGED_BY = "helm-enterprise"
 LABEL_MANAGED_BY = "helm-enterprise.io/managed-by"

@@ -1,0 +1,114 @@
+"""The git operations the fetcher needs, behind a Protocol (:class:`GitClient`); the real one
+is GitPython running the ``git`` binary (:class:`GitPythonClient`).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Protocol
+
+from git import InvalidGitRepositoryError, NoSuchPathError, Repo
+from git.cmd import Git
+
+GIT_TIMEOUT = 600.0
+
+
+class GitClient(Protocol):
+    """The git operations the fetcher needs (the real one: :class:`GitPythonClient`)."""
+
+    def ls_remote(self, url: str, patterns: Sequence[str], env: Mapping[str, str]) -> str: ...
+
+    def prepare(self, repo_dir: Path, url: str) -> None: ...
+
+    def fetch(
+        self,
+        repo_dir: Path,
+        targets: Sequence[str],
+        depth: int | None,
+        partial: bool,
+        env: Mapping[str, str],
+        refetch: bool = False,
+    ) -> None: ...
+
+    def checkout(
+        self, repo_dir: Path, commit: str, sparse_path: str | None, env: Mapping[str, str]
+    ) -> None: ...
+
+
+class GitPythonClient:
+    """:class:`GitClient` with GitPython running the real ``git``."""
+
+    def __init__(self, timeout: float = GIT_TIMEOUT) -> None:
+        self.timeout = timeout
+
+    def ls_remote(self, url: str, patterns: Sequence[str], env: Mapping[str, str]) -> str:
+        out = Git().ls_remote(url, *patterns, env=dict(env), kill_after_timeout=self.timeout)
+        return str(out)
+
+    def prepare(self, repo_dir: Path, url: str) -> None:
+        """An initialised clone with ``origin`` at ``url``. Called with the repository's
+        lock held, so git lock files left in it can only be from a killed run."""
+        try:
+            repo = Repo(repo_dir)
+        except (InvalidGitRepositoryError, NoSuchPathError):
+            # Missing, or broken by a killed run: it only caches, start it again.
+            shutil.rmtree(repo_dir, ignore_errors=True)
+            repo = Repo.init(repo_dir)
+        for stale in (repo_dir / ".git").glob("*.lock"):
+            stale.unlink(missing_ok=True)
+        with repo:
+            names = [r.name for r in repo.remotes]
+            if "origin" not in names:
+                repo.create_remote("origin", url)
+            elif repo.remotes.origin.url != url:
+                repo.remotes.origin.set_url(url)
+
+    def fetch(
+        self,
+        repo_dir: Path,
+        targets: Sequence[str],
+        depth: int | None,
+        partial: bool,
+        env: Mapping[str, str],
+        refetch: bool = False,
+    ) -> None:
+        args = ["--no-tags", "--quiet"]
+        if depth is not None:
+            args.append(f"--depth={depth}")
+        if refetch:
+            # Everything of the commit again, blobs included (a partial clone would
+            # otherwise keep applying its filter).
+            args += ["--refetch", "--no-filter"]
+        elif partial:
+            args.append("--filter=blob:none")
+        with Repo(repo_dir) as repo:
+            repo.git.fetch(
+                *args, "origin", *targets, env=dict(env), kill_after_timeout=self.timeout
+            )
+
+    def checkout(
+        self, repo_dir: Path, commit: str, sparse_path: str | None, env: Mapping[str, str]
+    ) -> None:
+        with Repo(repo_dir) as repo:
+            # Patterns are written, not set with `git sparse-checkout set`: that would
+            # re-apply them to the *previous* commit first (and fetch its blobs).
+            with repo.config_writer() as cfg:
+                cfg.set_value("core", "sparseCheckout", "true")
+                cfg.set_value("core", "sparseCheckoutCone", "false")
+            info = repo_dir / ".git" / "info"
+            info.mkdir(exist_ok=True)
+            # "/charts/app" (no trailing slash) also matches a symlink of that name, so that
+            # check_tree can say where it leads instead of "does not exist".
+            pattern = f"/{sparse_path}\n" if sparse_path else "/*\n"
+            (info / "sparse-checkout").write_text(pattern)
+            # A partial clone fetches the blobs the checkout needs here, in one batch.
+            repo.git.checkout(
+                "--force",
+                "--detach",
+                commit,
+                "--",
+                env=dict(env),
+                kill_after_timeout=self.timeout,
+            )
