@@ -9,7 +9,7 @@
     │   ├── RepositoryAuthError         the repository refused our credentials
     │   └── GitSourceError              a Git chart source failed
     ├── ValidationError                 dry-run findings (schema, ownership, tenancy)
-    ├── OwnershipConflictError          an object/release belongs to another owner
+    │   └── OwnershipConflictError      the release belongs to another owner (or to none)
     ├── RollbackError                   an explicit or automatic rollback failed
     ├── DriftError                      drift detection could not run
     ├── PolicyError                     the policy pack could not evaluate
@@ -120,8 +120,9 @@ class ValidationError(HelmEnterpriseError):
         super().__init__(message)
 
 
-class OwnershipConflictError(HelmEnterpriseError):
-    """An object or Helm release already belongs to another release or stack."""
+class OwnershipConflictError(ValidationError):
+    """The Helm release already belongs to another stack, or was installed outside
+    helm_enterprise (and ``adopt`` is off): the ownership findings that block it."""
 
 
 class RollbackError(HelmEnterpriseError):

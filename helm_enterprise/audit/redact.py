@@ -19,6 +19,8 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+from helm_enterprise.config.secrets import names_reference
+
 REDACTED = "[redacted]"
 _SECRET_NAME = re.compile(
     r"(pass(word|wd|phrase)?|secret|token|api[-_]?key|private[-_]?key|client[-_]?key|"
@@ -27,7 +29,6 @@ _SECRET_NAME = re.compile(
 )
 # Fields of our own schema whose names match the pattern above but hold no secret.
 _SAFE_NAMES = frozenset({"hash", "prev", "sig", "secret_references", "references"})
-_REFERENCE = re.compile(r"^(vault:[^#\s]+#[^#\s]+|k8s:[^#\s]+#[^#\s]+|config:\S+)$")
 _MIN_KNOWN = 4  # shorter "secrets" would redact half of every record
 
 _known: set[str] = set()
@@ -88,7 +89,7 @@ def scrub(value: Any, *, known: frozenset[str] | None = None, under_secret: bool
         items = sorted(value, key=str) if isinstance(value, set | frozenset) else value
         return [scrub(v, known=known, under_secret=under_secret) for v in items]
     if isinstance(value, str):
-        if under_secret and not _REFERENCE.match(value.strip()):
+        if under_secret and not names_reference(value):
             return REDACTED
         return _cut(value, known)
     if value is None or isinstance(value, bool):

@@ -12,7 +12,6 @@ records everything.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import threading
@@ -43,7 +42,7 @@ from helm_enterprise.config.audit import (
     sink_name,
 )
 from helm_enterprise.config.secrets import ConfigRef, SecretKeyRef, VaultRef
-from helm_enterprise.errors import AuditError, HelmEnterpriseError
+from helm_enterprise.errors import AuditError, HelmEnterpriseError, SecretBackendError
 
 CONFIG_ENV = "HELM_ENTERPRISE_AUDIT_CONFIG"
 KeyRefType = VaultRef | SecretKeyRef | ConfigRef
@@ -91,26 +90,16 @@ class KeyReader:
         return str(resolver.value(ref))
 
     def _read_kubernetes(self, ref: SecretKeyRef) -> str:
-        from helm_enterprise.kube.client import ClusterAccess, core
+        # The one reader of Kubernetes Secrets (secrets/kubernetes.py), not a second one.
+        from helm_enterprise.kube.client import ClusterAccess
+        from helm_enterprise.secrets.kubernetes import KubernetesSecretBackend
+        from helm_enterprise.secrets.resolver import SecretResolver
 
-        access = self._cluster or ClusterAccess()
-        api = access.reachable_client()
-        if api is None:
-            raise AuditError(f"{ref.describe()}: cluster {access.describe()} is not reachable")
+        backend = KubernetesSecretBackend(self._cluster or ClusterAccess())
         try:
-            secret = core(api).read_namespaced_secret(ref.name, ref.namespace or "default")
-        except Exception as err:
-            status = getattr(err, "status", None)
-            raise AuditError(
-                f"{ref.describe()}: the Kubernetes Secret could not be read"
-                + (f" (HTTP {status})" if status else f" ({type(err).__name__})")
-            ) from None
-        finally:
-            api.close()
-        data = secret.data or {}
-        if ref.key not in data:
-            raise AuditError(f"{ref.describe()}: the Secret has no key {ref.key!r}")
-        return base64.b64decode(data[ref.key]).decode().strip()
+            return SecretResolver({"k8s": backend}).value(ref).strip()
+        except SecretBackendError as err:
+            raise AuditError(f"{ref.describe()}: {err}") from None
 
     def _read_config(self, ref: ConfigRef) -> str:
         value = self._config(ref.config) if self._config else None

@@ -53,7 +53,7 @@ def _log_path(log: Path | None, config: AuditConfig | None) -> Path:
 def _read_key(spec: str) -> str:
     """Key material from ``env:NAME``, ``file:PATH`` or a Vault / Kubernetes reference."""
     from helm_enterprise.audit.setup import KeyReader
-    from helm_enterprise.config.secrets import SecretKeyRef, VaultRef, coerce_secret_ref
+    from helm_enterprise.config.secrets import SecretKeyRef, VaultRef, parse_secret_ref
 
     if spec.startswith("env:"):
         value = os.environ.get(spec[4:], "")
@@ -66,16 +66,16 @@ def _read_key(spec: str) -> str:
         except OSError as e:
             raise ConfigError(f"cannot read {spec[5:]}: {e.strerror}", path="--key") from None
     try:
-        coerced = coerce_secret_ref(spec)
+        ref = parse_secret_ref(spec)
     except ValueError:
+        ref = None
+    if not isinstance(ref, VaultRef | SecretKeyRef):
         raise ConfigError(
             "not a key reference",
             path="--key",
             hint="use vault:path#key, k8s:namespace/name#key, env:NAME or file:PATH",
-        ) from None
-    assert isinstance(coerced, dict)
-    model = VaultRef if coerced["kind"] == "vault" else SecretKeyRef
-    return KeyReader()(model.model_validate(coerced))
+        )
+    return KeyReader()(ref)
 
 
 @audit_app.command("verify")

@@ -39,7 +39,7 @@ from helm_enterprise.audit import emit
 from helm_enterprise.components.context import Platform, default_platform
 from helm_enterprise.components.release import TYPE_TOKEN as RELEASE_TYPE
 from helm_enterprise.components.release import Release, ReleaseArgs
-from helm_enterprise.config._base import validate_model
+from helm_enterprise.config._base import component_config
 from helm_enterprise.config.multicluster import (
     MultiClusterReleaseConfig,
     same_cluster_issue,
@@ -147,16 +147,6 @@ def _frozen(cfg: ReleaseConfig) -> ReleaseConfig:
     )
 
 
-def _to_config(
-    resource_name: str, args: MultiClusterReleaseArgs | MultiClusterReleaseConfig, field: str
-) -> MultiClusterReleaseConfig:
-    if isinstance(args, MultiClusterReleaseConfig):
-        return args
-    data = dict(args)
-    data.setdefault("name", resource_name)
-    return validate_model(MultiClusterReleaseConfig, data, field)
-
-
 class MultiClusterRelease(pulumi.ComponentResource):
     """One release definition deployed to several clusters
     (``helm-enterprise:index:MultiClusterRelease``).
@@ -192,7 +182,7 @@ class MultiClusterRelease(pulumi.ComponentResource):
         field: str = "",
         probe: Probe | None = None,
     ) -> None:
-        cfg = _to_config(resource_name, args, field)
+        cfg = component_config(MultiClusterReleaseConfig, resource_name, args, field)
         issue = same_cluster_issue(cfg)
         if issue:
             raise ConfigError(issue[1], path=f"{field}.{issue[0]}" if field else issue[0])

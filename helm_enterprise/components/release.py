@@ -38,13 +38,14 @@ from helm_enterprise.audit import emit
 from helm_enterprise.audit.hooks import lifecycle_hooks, record_validation_failure
 from helm_enterprise.components.context import Platform, default_platform
 from helm_enterprise.components.policy_summary import PolicySummary
-from helm_enterprise.config._base import format_duration, validate_model
+from helm_enterprise.config._base import component_config, format_duration
 from helm_enterprise.config.release import ReleaseConfig, effective_timeouts
 from helm_enterprise.config.secrets import SecretKeyRef
 from helm_enterprise.errors import (
     ClusterUnavailableError,
     ConfigError,
     HelmEnterpriseError,
+    OwnershipConflictError,
     SecretBackendError,
     ValidationError,
 )
@@ -96,14 +97,6 @@ class ReleaseArgs(TypedDict, total=False):
     tenant: str
     protect: bool
     retain_on_delete: bool
-
-
-def _to_config(resource_name: str, args: ReleaseArgs | ReleaseConfig, field: str) -> ReleaseConfig:
-    if isinstance(args, ReleaseConfig):
-        return args
-    data = dict(args)
-    data.setdefault("name", resource_name)
-    return validate_model(ReleaseConfig, data, field)
 
 
 def atomic_rollback_recorder(
@@ -171,7 +164,7 @@ class Release(pulumi.ComponentResource):
         field: str = "",
     ) -> None:
         # Validate before registering anything: a ConfigError leaves no trace in state.
-        cfg = _to_config(resource_name, args, field)
+        cfg = component_config(ReleaseConfig, resource_name, args, field)
         platform = platform or default_platform()
         # Tenancy (T2.2): the release stays inside its tenant (helm_enterprise.tenancy.gate).
         self._tenancy = release_scope(cfg, platform.tenants, platform.tiers, field)
@@ -533,6 +526,10 @@ class Release(pulumi.ComponentResource):
             revision=trigger,
             policy=policy,
             deadline=cfg.health.deadline or readiness,
+            # An automatic rollback waits as long as the rollback timeouts say (T1.3).
+            rollback_timeout=effective_timeouts(
+                "rollback", platform.timeouts, cfg.timeouts
+            ).readiness,
             access=platform.cluster_access,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[parent_dep]),
         )
@@ -567,12 +564,18 @@ class Release(pulumi.ComponentResource):
 
     # -- checks -----------------------------------------------------------------------
 
-    def _refused(self, message: str, findings: list[Finding], check: str) -> ValidationError:
+    def _refused(
+        self,
+        message: str,
+        findings: list[Finding],
+        check: str,
+        error: type[ValidationError] = ValidationError,
+    ) -> ValidationError:
         """The error that stops this release, recorded first in the audit trail (T2.3)."""
         record_validation_failure(
             self.config.name, findings, check=check, namespace=self.config.namespace
         )
-        return ValidationError(message, findings=findings)
+        return error(message, findings=findings)
 
     def _gate_on_schema(
         self, chart: ResolvedChart, values: pulumi.Input[dict[str, Any]]
@@ -742,7 +745,12 @@ class Release(pulumi.ComponentResource):
                 findings = ownership.check_release(api, cfg.namespace, cfg.name, owner, cfg.adopt)
                 report(findings)
             if errors(findings):
-                raise self._refused("\n".join(f.line() for f in findings), findings, "ownership")
+                raise self._refused(
+                    "\n".join(f.line() for f in findings),
+                    findings,
+                    "ownership",
+                    OwnershipConflictError,
+                )
             if cfg.validation.ownership and cfg.tenant is None:
                 # Not the Tenant gate (this release has none): whose namespace is it?
                 live = read_namespace(api, cfg.namespace)

@@ -38,7 +38,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from helm_enterprise.components.context import Platform, default_platform
-from helm_enterprise.config._base import validate_model
+from helm_enterprise.config._base import component_config
 from helm_enterprise.config.tenant import TenantConfig, TierConfig, resolve_tier
 from helm_enterprise.errors import ConfigError, HelmEnterpriseError
 from helm_enterprise.ownership import ANNOTATION_OWNER
@@ -61,14 +61,6 @@ class TenantArgs(TypedDict, total=False):
     allowed_storage_classes: list[str]
     labels: dict[str, str]
     network: dict[str, Any]
-
-
-def _to_config(resource_name: str, args: TenantArgs | TenantConfig, field: str) -> TenantConfig:
-    if isinstance(args, TenantConfig):
-        return args
-    data = dict(args)
-    data.setdefault("name", resource_name)
-    return validate_model(TenantConfig, data, field)
 
 
 def _raise_config(findings: list[Finding]) -> None:
@@ -164,7 +156,7 @@ def check_tenants(
     claims: list[_Claim] = []
     for i, (resource_name, args) in enumerate(tenants):
         at = f"{field}[{i}]" if field else ""
-        cfg = _to_config(resource_name, args, at)
+        cfg = component_config(TenantConfig, resource_name, args, at)
         resolve_tier(cfg, platform.tiers, at)
         if any(c.resource_name == resource_name for c in claims):
             raise ConfigError(
@@ -217,7 +209,7 @@ class Tenant(pulumi.ComponentResource):
         field: str = "",
     ) -> None:
         # Validate before registering anything: a ConfigError leaves no trace in state.
-        cfg = _to_config(resource_name, args, field)
+        cfg = component_config(TenantConfig, resource_name, args, field)
         platform = platform or default_platform()
         tier = resolve_tier(cfg, platform.tiers, field)
         self._claim(platform, cfg, field)

@@ -169,3 +169,16 @@ def validate_model(model: type[M], data: object, prefix: str = "") -> M:
         return model.model_validate(data)
     except pydantic.ValidationError as err:
         raise to_config_error(err, prefix, model) from None
+
+
+def component_config(
+    model: type[M], resource_name: str, args: M | Mapping[str, Any], field: str
+) -> M:
+    """A component's arguments as its validated ``model``: a ``model`` instance is taken as
+    is; a mapping (the component's ``TypedDict`` args) is validated with ``name`` defaulting
+    to ``resource_name``. Raises :class:`ConfigError` naming ``field`` and the bad key."""
+    if isinstance(args, model):
+        return args
+    data = dict(args)
+    data.setdefault("name", resource_name)
+    return validate_model(model, data, field)

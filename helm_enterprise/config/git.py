@@ -22,12 +22,11 @@ import re
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BeforeValidator, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from helm_enterprise.config._base import Duration, Model
-from helm_enterprise.config.secrets import SecretRef, coerce_secret_ref
+from helm_enterprise.config.secrets import Secret, SecretRef
 
-Secret = Annotated[SecretRef, BeforeValidator(coerce_secret_ref)]
 Transport = Literal["https", "ssh", "file"]
 
 # Characters allowed in one component of a chart's path inside a repository. Deliberately

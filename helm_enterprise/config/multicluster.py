@@ -32,7 +32,8 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from helm_enterprise.config._base import Duration, Model
-from helm_enterprise.config.release import ReleaseConfig, Secret, value_paths
+from helm_enterprise.config.release import ReleaseConfig, value_paths
+from helm_enterprise.config.secrets import Secret
 
 # Cluster names go into resource names (`<release>-<cluster>`) and audit records.
 _CLUSTER_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$")

@@ -15,9 +15,7 @@ from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, mo
 from helm_enterprise.config._base import Duration, Model, first_duplicate, format_duration
 from helm_enterprise.config.git import GitSource
 from helm_enterprise.config.health import HealthPolicy
-from helm_enterprise.config.secrets import SecretRef, coerce_secret_ref, is_reference
-
-Secret = Annotated[SecretRef, BeforeValidator(coerce_secret_ref)]
+from helm_enterprise.config.secrets import Secret, SecretRef, coerce_secret_ref, is_reference
 
 _RELEASE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")

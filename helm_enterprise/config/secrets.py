@@ -25,7 +25,7 @@ import re
 from typing import Annotated, Any, Literal
 
 import pulumi
-from pydantic import Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from helm_enterprise.config._base import Model
 
@@ -219,6 +219,49 @@ def coerce_secret_ref(value: object) -> object:
     raise ValueError(LITERAL_HINT)
 
 
+Secret = Annotated[SecretRef, BeforeValidator(coerce_secret_ref)]
+"""A model field holding a secret reference, in any spelling :func:`coerce_secret_ref`
+accepts."""
+
+AnySecretRef = VaultRef | SecretKeyRef | ConfigRef | BackendRef | OutputRef
+_MODELS: dict[str, type[AnySecretRef]] = {
+    "vault": VaultRef,
+    "secretKeyRef": SecretKeyRef,
+    "config": ConfigRef,
+    "backend": BackendRef,
+    "output": OutputRef,
+}
+
+
+def parse_secret_ref(value: object) -> AnySecretRef:
+    """The one parser of a secret reference outside a model field: any spelling
+    :func:`coerce_secret_ref` accepts (``"vault:secret/app#pw"``, ``"k8s:ns/name#key"``,
+    ``"env:NAME"``, ``{vault: {...}}``, a ``pulumi.Output`` ...) as its validated model.
+
+    Raises ValueError for a literal or a malformed reference (pydantic's
+    ``ValidationError``, a ValueError, for a reference whose fields are invalid).
+    """
+    coerced = coerce_secret_ref(value)
+    if not isinstance(coerced, dict):
+        assert isinstance(coerced, AnySecretRef)
+        return coerced
+    return _MODELS[str(coerced.get("kind"))].model_validate(coerced)
+
+
+def names_reference(text: str) -> bool:
+    """Whether ``text`` is how a reference is printed (:meth:`describe` of a Vault,
+    Kubernetes, ``env:``/``file:`` or stack config reference), so it may stand where a
+    secret would: it names the secret, it is not its value. A custom backend's scheme does
+    not count (``word:word#word`` may well be a password)."""
+    text = text.strip()
+    if text.startswith("config:"):
+        return len(text) > len("config:") and not any(c.isspace() for c in text)
+    if _VAULT_SHORT.match(text) or _K8S_SHORT.match(text):
+        return True
+    backend = _backend_short(text)
+    return backend is not None and backend["scheme"] in ("env", "file")
+
+
 def is_reference(text: str) -> bool:
     """Whether a string is written as a reference (``vault:...#key``, ``k8s:...#key``)."""
     text = text.strip()
@@ -243,9 +286,9 @@ def find_templates(text: str) -> list[VaultRef]:
     """Vault references embedded in a string value as ``${vault:path#key}``."""
     refs = []
     for m in TEMPLATE.finditer(text):
-        coerced = coerce_secret_ref(m.group(1))
-        assert isinstance(coerced, dict)
-        refs.append(VaultRef.model_validate(coerced))
+        ref = parse_secret_ref(m.group(1))
+        assert isinstance(ref, VaultRef)  # TEMPLATE only captures vault: references
+        refs.append(ref)
     return refs
 
 
@@ -253,9 +296,7 @@ def render_template(text: str, resolved: dict[str, str]) -> str:
     """Substitute resolved values (keyed by ``VaultRef.describe()``) into a template."""
 
     def sub(m: re.Match[str]) -> str:
-        coerced = coerce_secret_ref(m.group(1))
-        assert isinstance(coerced, dict)
-        return resolved[VaultRef.model_validate(coerced).describe()]
+        return resolved[parse_secret_ref(m.group(1)).describe()]
 
     return TEMPLATE.sub(sub, text).replace("$${", "${")
 

@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from helm_enterprise.errors import truncate
+from helm_enterprise.kube.kinds import object_path
 
 REDACTED = "[redacted]"
 _MAX_VALUE = 2000
@@ -60,8 +61,7 @@ class ObjectRef:
         return self.api_version.rpartition("/")[2]
 
     def describe(self) -> str:
-        where = f"{self.namespace}/" if self.namespace else ""
-        return f"{self.kind}/{where}{self.name}"
+        return object_path(self.kind, self.namespace, self.name)
 
     def is_secret(self) -> bool:
         return self.kind == "Secret" and self.group == ""

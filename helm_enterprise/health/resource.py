@@ -49,6 +49,13 @@ def _dependency_probe(access: ClusterAccess) -> Any:
     return probe
 
 
+def rollback_timeout(props: dict[str, Any]) -> int:
+    """Seconds the automatic rollback waits for readiness: the release's
+    ``timeouts.rollback.readiness`` (after precedence), passed as ``rollbackTimeout``;
+    the check deadline for a state written before that input existed."""
+    return int(float(props.get("rollbackTimeout") or props["deadline"]))
+
+
 def run_checks(props: dict[str, Any]) -> dict[str, Any]:
     """Evaluate; on failure roll back (when asked) and raise. Returns the outputs."""
     policy = validate_model(HealthPolicy, json.loads(props["policy"]), "health")
@@ -92,7 +99,7 @@ def run_checks(props: dict[str, Any]) -> dict[str, Any]:
                 who=resolve_actor(),
                 record=emit,
                 reason=f"health check failed: {'; '.join(m.detail for m in report.failing())}",
-                timeout_seconds=int(float(props["deadline"])),
+                timeout_seconds=rollback_timeout(props),
                 trigger="health-check",
             )
         except HelmEnterpriseError as err:
@@ -136,6 +143,7 @@ class HealthCheckResource(dyn.Resource):
         revision: pulumi.Input[int | None],
         policy: HealthPolicy,
         deadline: int,
+        rollback_timeout: int,
         access: ClusterAccess,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -149,6 +157,7 @@ class HealthCheckResource(dyn.Resource):
                 "policy": json.dumps(policy.model_dump(mode="json", by_alias=True), sort_keys=True),
                 "deadline": deadline,
                 "rollback": policy.rollback_on_failure,
+                "rollbackTimeout": rollback_timeout,
                 "kubeconfig": access.kubeconfig,
                 "context": access.context,
                 "project": pulumi.get_project(),

@@ -49,3 +49,9 @@ POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
     "Job": ("spec", "template", "spec"),
     "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
 }
+
+
+def object_path(kind: str, namespace: str | None, name: str) -> str:
+    """``Kind/namespace/name``, or ``Kind/name`` for an object without a namespace: how
+    findings, drift reports and errors name one Kubernetes object."""
+    return f"{kind}/{namespace}/{name}" if namespace else f"{kind}/{name}"

@@ -30,6 +30,7 @@ from kubernetes.client.exceptions import ApiException
 from helm_enterprise.findings import Finding
 from helm_enterprise.kube import helm_storage
 from helm_enterprise.kube.client import api_error
+from helm_enterprise.kube.kinds import object_path
 
 MANAGED_BY = "helm-enterprise"
 LABEL_MANAGED_BY = "helm-enterprise.io/managed-by"
@@ -173,7 +174,7 @@ def check_object(
     annotations = dict(live.metadata.annotations or {})
     theirs = annotations.get(ANNOTATION_OWNER)
     helm_owner = annotations.get("meta.helm.sh/release-name")
-    where = f"{kind}/{(ns + '/') if ns else ''}{name}"
+    where = object_path(kind, ns, name)
     if theirs and theirs != owner:
         return Finding(
             "error",

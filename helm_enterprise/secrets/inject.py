@@ -35,7 +35,7 @@ from helm_enterprise.config.secrets import (
     SecretKeyRef,
     SecretRef,
     VaultRef,
-    coerce_secret_ref,
+    parse_secret_ref,
     render_template,
     walk_templates,
 )
@@ -133,7 +133,7 @@ class SecretInjector:
     def output(self, ref: SecretRef | str) -> pulumi.Output[str]:
         """A secret Output for any reference kind."""
         if isinstance(ref, str):
-            ref = _as_ref(ref)
+            ref = parse_secret_ref(ref)
         if isinstance(ref, VaultRef | BackendRef):
             return pulumi.Output.secret(self._require_resolver(ref).value(ref))
         if isinstance(ref, SecretKeyRef):
@@ -154,7 +154,7 @@ class SecretInjector:
         (the release's values, the repository credentials); :meth:`output` wraps it.
         """
         if isinstance(ref, str):
-            ref = _as_ref(ref)
+            ref = parse_secret_ref(ref)
         if isinstance(ref, VaultRef | BackendRef):
             return self._require_resolver(ref).value(ref)
         stored = self._stored(ref)
@@ -229,14 +229,3 @@ class SecretInjector:
             references=sorted({r.describe() for r in refs_used}),
             checksum=checksum,
         )
-
-
-def _as_ref(text: str) -> SecretRef:
-    coerced = coerce_secret_ref(text)
-    assert isinstance(coerced, dict)
-    kind = coerced["kind"]
-    if kind == "vault":
-        return VaultRef.model_validate(coerced)
-    if kind == "backend":
-        return BackendRef.model_validate(coerced)
-    return SecretKeyRef.model_validate(coerced)

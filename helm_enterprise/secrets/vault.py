@@ -33,7 +33,8 @@ CredentialReader = Callable[[CredentialSource], str]
 
 def read_credential(source: CredentialSource) -> str:
     """Default reader for env/file credentials; ``config`` needs the Pulumi runtime and is
-    supplied by the component layer (see :func:`helm_enterprise.secrets.pulumi_config_reader`)."""
+    supplied by the component layer (see
+    :func:`helm_enterprise.components.context.read_pulumi_credential`)."""
     if source.env:
         value = os.environ.get(source.env)
         if not value:

@@ -18,7 +18,7 @@ from helm_enterprise.config.tenant import (
     TenantConfig,
     release_issue,
 )
-from helm_enterprise.kube.kinds import CLUSTER_SCOPED
+from helm_enterprise.kube.kinds import CLUSTER_SCOPED, object_path
 from helm_enterprise.ownership import (
     LABEL_MANAGED_BY,
     LABEL_PROJECT,
@@ -215,7 +215,7 @@ def describe(obj: Mapping[str, Any]) -> str:
     """``Kind/name`` (``Kind/namespace/name`` for namespaced objects)."""
     meta = meta_of(obj)
     ns = meta.get("namespace")
-    return f"{kind_of(obj)}/{f'{ns}/' if ns else ''}{meta.get('name', '?')}"
+    return object_path(kind_of(obj), ns, str(meta.get("name", "?")))
 
 
 def is_cluster_scoped(obj: Mapping[str, Any]) -> bool:

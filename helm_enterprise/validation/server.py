@@ -21,7 +21,7 @@ from kubernetes.client.exceptions import ApiException
 
 from helm_enterprise.errors import DriftError, truncate
 from helm_enterprise.kube.client import api_message
-from helm_enterprise.kube.kinds import POD_SPEC_PATHS
+from helm_enterprise.kube.kinds import POD_SPEC_PATHS, object_path
 from helm_enterprise.kube.live import KubeCluster
 from helm_enterprise.validation import Finding
 
@@ -36,7 +36,7 @@ _STATUS = re.compile(r"HTTP (\d{3})")
 def _where(obj: Mapping[str, Any]) -> str:
     meta = obj.get("metadata") or {}
     ns = meta.get("namespace")
-    return f"{obj.get('kind')}/{(ns + '/') if ns else ''}{meta.get('name')}"
+    return object_path(str(obj.get("kind")), ns, str(meta.get("name")))
 
 
 def _classify(release: str, where: str, message: str) -> Finding:

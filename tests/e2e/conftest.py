@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +78,28 @@ class Env:
 
 def _progress(message: str) -> None:
     print(f"[sandbox] {message}", flush=True)
+
+
+def run_cli(
+    *args: str,
+    env: Mapping[str, str],
+    timeout: float = 600,
+    cwd: Path | None = None,
+    stdin: int | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """``helm-enterprise <args>`` as a separate process (``python -m helm_enterprise.cli``
+    on this interpreter), its output captured as text; the exit code is the caller's to
+    check."""
+    return subprocess.run(
+        [sys.executable, "-m", "helm_enterprise.cli", *args],
+        capture_output=True,
+        text=True,
+        env=dict(env),
+        stdin=stdin,
+        timeout=timeout,
+        check=False,
+        cwd=cwd,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,6 @@ import secrets as pysecrets
 import shutil
 import socket
 import socketserver
-import subprocess
 import sys
 import threading
 import time
@@ -33,7 +32,7 @@ from pulumi import automation as auto
 
 from helm_enterprise.audit import AuditLog
 from helm_enterprise.sandbox.vault import VaultServer
-from tests.e2e.conftest import REPO, Env, Project
+from tests.e2e.conftest import REPO, Env, Project, run_cli
 from tests.e2e.test_release import hello
 from tests.e2e.test_secrets import approle, write
 
@@ -179,18 +178,6 @@ def syslog() -> Iterator[SyslogListener]:
     listener.close()
 
 
-def cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "helm_enterprise.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=False,
-        cwd=REPO,
-    )
-
-
 def test_lifecycle_events_reach_the_collectors_and_survive_an_outage(
     sb: Env,
     vault: VaultServer,
@@ -299,7 +286,7 @@ def test_lifecycle_events_reach_the_collectors_and_survive_an_outage(
         "VAULT_TOKEN": vault.root_token,
         "HELM_ENTERPRISE_AUDIT_CONFIG": str(config_file),
     }
-    flushed = cli(["audit", "flush", "--json"], cli_env)
+    flushed = run_cli("audit", "flush", "--json", env=cli_env, timeout=300, cwd=REPO)
     assert flushed.returncode == 0, flushed.stderr
     assert json.loads(flushed.stdout)["pending_bytes"]["siem-http"] == 0
     at_collector = [r["seq"] for r in collector.records()]
@@ -316,7 +303,7 @@ def test_lifecycle_events_reach_the_collectors_and_survive_an_outage(
     ]
 
     # 6. verify: intact with valid signatures; edited, deleted, reordered, inserted fail.
-    ok = cli(["audit", "verify", "--json"], cli_env)
+    ok = run_cli("audit", "verify", "--json", env=cli_env, timeout=300, cwd=REPO)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     report = json.loads(ok.stdout)
     assert report["ok"] and report["signatures"] == report["records"] > 8
@@ -337,7 +324,9 @@ def test_lifecycle_events_reach_the_collectors_and_survive_an_outage(
     for kind, content in copies.items():
         copy = tmp_path / f"{kind}.jsonl"
         copy.write_text("\n".join(content) + "\n")
-        bad = cli(["audit", "verify", "--log", str(copy), "--json"], cli_env)
+        bad = run_cli(
+            "audit", "verify", "--log", str(copy), "--json", env=cli_env, timeout=300, cwd=REPO
+        )
         assert bad.returncode == 1, (kind, bad.stdout)
         result = json.loads(bad.stdout)
         assert result["first_bad"] == target + 1, (kind, result)
@@ -345,12 +334,24 @@ def test_lifecycle_events_reach_the_collectors_and_survive_an_outage(
     # An inserted record (a replay of the update's record right after it) is named too.
     copy = tmp_path / "inserted.jsonl"
     copy.write_text("\n".join([*lines[: target + 1], lines[target], *lines[target + 1 :]]) + "\n")
-    bad = cli(["audit", "verify", "--log", str(copy), "--json"], cli_env)
+    bad = run_cli(
+        "audit", "verify", "--log", str(copy), "--json", env=cli_env, timeout=300, cwd=REPO
+    )
     assert bad.returncode == 1 and json.loads(bad.stdout)["first_bad"] == target + 2, bad.stdout
 
     # 7. Journey 5: the changes to this stack, as CSV, with who/what/when/version/result.
-    exported = cli(
-        ["audit", "export", "--since", "1d", "--stack", p.stack.name, "--format", "csv"], cli_env
+    exported = run_cli(
+        "audit",
+        "export",
+        "--since",
+        "1d",
+        "--stack",
+        p.stack.name,
+        "--format",
+        "csv",
+        env=cli_env,
+        timeout=300,
+        cwd=REPO,
     )
     assert exported.returncode == 0, exported.stderr
     rows = list(csv.DictReader(io.StringIO(exported.stdout)))

@@ -4,31 +4,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 
-from tests.e2e.conftest import Env
+from tests.e2e.conftest import Env, run_cli
 from tests.e2e.test_release import hello
 
 
 def validate(sb: Env, p, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "helm_enterprise.cli",
-            "validate",
-            "-s",
-            p.stack.name,
-            "-C",
-            str(p.dir),
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        env=sb.env,
-        timeout=600,
-        check=False,
-    )
+    return run_cli("validate", "-s", p.stack.name, "-C", str(p.dir), *args, env=sb.env)
 
 
 def test_validate_json_reports_schema_findings_from_the_preview(

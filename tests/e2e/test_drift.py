@@ -11,12 +11,11 @@ from __future__ import annotations
 import base64
 import json
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 from helm_enterprise.audit import AuditLog
-from tests.e2e.conftest import REPO, Env
+from tests.e2e.conftest import REPO, Env, run_cli
 from tests.e2e.test_release import deployment, hello
 
 IMAGE = "/spec/template/spec/containers/0/image"
@@ -27,24 +26,11 @@ NEW_IMAGE = "registry.local/library/nginx:1.26"
 
 def drift(sb: Env, p: Any, audit: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """The CLI as a nightly job runs it: no terminal on stdin."""
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "helm_enterprise.cli",
-            "drift",
-            "--stack",
-            p.stack.name,
-            "--cwd",
-            str(p.dir),
-            *args,
-        ],
-        capture_output=True,
-        text=True,
+    return run_cli(
+        *("drift", "--stack", p.stack.name, "--cwd", str(p.dir), *args),
         env={**sb.env, "HELM_ENTERPRISE_AUDIT_LOG": str(audit)},
         stdin=subprocess.DEVNULL,
         timeout=900,
-        check=False,
         cwd=REPO,
     )
 

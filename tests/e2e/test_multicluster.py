@@ -9,8 +9,6 @@ also when the test fails.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -21,7 +19,7 @@ import yaml
 from pulumi import automation as auto
 
 from helm_enterprise.audit import AuditLog
-from tests.e2e.conftest import REPO, Env
+from tests.e2e.conftest import REPO, Env, run_cli
 from tests.e2e.test_release import hello
 
 
@@ -324,16 +322,10 @@ def test_stack_per_cluster_runner_deploys_stacks_in_parallel(
     )
     audit = tmp_path / "audit.jsonl"
     try:
-        proc = subprocess.run(
-            [
-                *(sys.executable, "-m", "helm_enterprise.cli", "stacks", "up"),
-                *("-f", str(catalogue), "--cwd", str(p.dir), "--json"),
-            ],
-            capture_output=True,
-            text=True,
+        proc = run_cli(
+            *("stacks", "up", "-f", str(catalogue), "--cwd", str(p.dir), "--json"),
             env={**sb.env, "HELM_ENTERPRISE_AUDIT_LOG": str(audit)},
             timeout=1200,
-            check=False,
             cwd=REPO,
         )
         assert proc.returncode == 0, proc.stderr[-3000:]

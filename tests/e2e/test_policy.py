@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +17,7 @@ from pulumi import automation as auto
 
 from helm_enterprise.audit import AuditLog
 from helm_enterprise.policy import launcher
-from tests.e2e.conftest import Env
+from tests.e2e.conftest import Env, run_cli
 from tests.e2e.test_release import hello
 
 MODES = ["release", "chart"]
@@ -211,25 +209,10 @@ def test_validate_json_gives_the_same_findings(sb: Env, project, namespace: str)
     p = project()
     (p.dir / "policy.json").write_text(json.dumps({"required-labels": {"labels": ["team"]}}))
     p.releases([hello(namespace, values={"image": {"tag": "latest"}})])
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "helm_enterprise.cli",
-            "validate",
-            "-s",
-            p.stack.name,
-            "-C",
-            str(p.dir),
-            "--json",
-            "--policy-config",
-            str(p.dir / "policy.json"),
-        ],
-        capture_output=True,
-        text=True,
+    proc = run_cli(
+        *("validate", "-s", p.stack.name, "-C", str(p.dir), "--json"),
+        *("--policy-config", str(p.dir / "policy.json")),
         env=sb.env,
-        timeout=600,
-        check=False,
     )
     assert proc.returncode == 1, proc.stderr
     report = json.loads(proc.stdout)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 from helm_enterprise.audit import AuditLog
-from tests.e2e.conftest import REPO, Env
+from tests.e2e.conftest import REPO, Env, run_cli
 
 
 def hello(namespace: str, **extra: object) -> dict[str, object]:
@@ -120,27 +119,10 @@ def test_explicit_rollback_to_revision_is_recorded(
         p.up()
     audit = tmp_path / "audit.jsonl"
     kubeconfig = str(sb.sandbox.cluster("a").kubeconfig)
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "helm_enterprise.cli",
-            "rollback",
-            "hello",
-            "-n",
-            namespace,
-            "--to-revision",
-            "1",
-            "--reason",
-            "bad release 3",
-            "--who",
-            "sam@example.com",
-            "--kubeconfig",
-            kubeconfig,
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
+    proc = run_cli(
+        *("rollback", "hello", "-n", namespace, "--to-revision", "1"),
+        *("--reason", "bad release 3", "--who", "sam@example.com"),
+        *("--kubeconfig", kubeconfig, "--json"),
         # No helm on PATH, as in a user's shell: the CLI uses the sandbox toolchain's.
         env={
             **sb.env,
@@ -148,7 +130,6 @@ def test_explicit_rollback_to_revision_is_recorded(
             "HELM_ENTERPRISE_AUDIT_LOG": str(audit),
         },
         timeout=600,
-        check=False,
         cwd=REPO,
     )
     assert proc.returncode == 0, proc.stderr
@@ -170,27 +151,11 @@ def test_explicit_rollback_to_revision_is_recorded(
     assert AuditLog(audit).verify().ok
 
     # Rolling back to a revision that does not exist is a clear error, not a traceback.
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "helm_enterprise.cli",
-            "rollback",
-            "hello",
-            "-n",
-            namespace,
-            "--to-revision",
-            "99",
-            "--reason",
-            "x",
-            "--kubeconfig",
-            kubeconfig,
-        ],
-        capture_output=True,
-        text=True,
+    proc = run_cli(
+        *("rollback", "hello", "-n", namespace, "--to-revision", "99", "--reason", "x"),
+        *("--kubeconfig", kubeconfig),
         env={**sb.env, "HELM_ENTERPRISE_AUDIT_LOG": str(audit)},
         timeout=120,
-        check=False,
         cwd=REPO,
     )
     assert proc.returncode == 1

@@ -5,11 +5,9 @@ before anything changes; a namespace that does not exist yet is named, not an er
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from typing import Any
 
-from tests.e2e.conftest import Env
+from tests.e2e.conftest import Env, run_cli
 from tests.e2e.test_release import hello
 
 
@@ -20,11 +18,7 @@ def dry_run_release(namespace: str, **extra: Any) -> dict[str, Any]:
 
 
 def validate(sb: Env, p: Any) -> dict[str, Any]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "helm_enterprise.cli", "validate", "-s", p.stack.name,
-         "-C", str(p.dir), "--json"],
-        capture_output=True, text=True, env=sb.env, timeout=600, check=False,
-    )  # fmt: skip
+    proc = run_cli("validate", "-s", p.stack.name, "-C", str(p.dir), "--json", env=sb.env)
     assert proc.returncode in (0, 1), proc.stderr
     report: dict[str, Any] = json.loads(proc.stdout)
     return report

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +21,7 @@ import pytest
 import yaml
 from pulumi import automation as auto
 
-from tests.e2e.conftest import REPO, Env
+from tests.e2e.conftest import REPO, Env, run_cli
 from tests.e2e.test_release import hello
 
 
@@ -475,16 +474,10 @@ def test_parallel_tenant_stacks_label_only_their_own_objects(
     project_name = yaml.safe_load((p.dir / "Pulumi.yaml").read_text())["name"]
     t0 = time.monotonic()
     try:
-        proc = subprocess.run(
-            [
-                *(sys.executable, "-m", "helm_enterprise.cli", "stacks", "up"),
-                *("-f", str(catalogue), "--cwd", str(p.dir), "--json"),
-            ],
-            capture_output=True,
-            text=True,
+        proc = run_cli(
+            *("stacks", "up", "-f", str(catalogue), "--cwd", str(p.dir), "--json"),
             env=sb.env,
             timeout=1200,
-            check=False,
             cwd=REPO,
         )
         print(f"stacks up: {time.monotonic() - t0:.0f}s")

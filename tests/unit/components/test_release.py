@@ -353,3 +353,21 @@ def test_basic_auth_repo_uses_native_options_with_secret_password(platform: Plat
     assert contains_secret(opts["password"])
     assert rel.inputs["repositoryOpts"]["repo"] == "https://charts.example"
     assert rel.inputs["chart"] == "hello" and rel.inputs["version"] == "0.1.0"
+
+
+def test_health_check_rollback_waits_the_rollback_timeout(platform: Platform) -> None:
+    health = {"checks": [{"type": "http", "name": "web", "url": "http://web.invalid/"}]}
+    run = run_program(
+        lambda: Release(
+            "web",
+            {
+                "chart": LOCAL,
+                "health": health,
+                "timeouts": {"readiness": "5m", "rollback": {"readiness": "15m"}},
+            },
+        ),
+        preview=True,
+    )
+    check = run.one("pulumi-python:dynamic:Resource")
+    assert check.inputs["deadline"] == 300  # the check itself: the release's readiness
+    assert check.inputs["rollbackTimeout"] == 900  # its rollback: timeouts.rollback

@@ -149,3 +149,22 @@ def test_a_cluster_lost_during_the_checks_is_unreachable(
     else:
         assert run_program(lambda: _release(_platform(None)), preview=preview).one(REL)
         assert [w for w in warnings if "not reachable (MaxRetryError)" in w]
+
+
+def test_a_release_owned_by_another_stack_is_an_ownership_conflict(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from helm_enterprise import ownership
+    from helm_enterprise.errors import OwnershipConflictError, ValidationError
+
+    monkeypatch.setattr(ClusterAccess, "reachable_client", lambda self, timeout=3.0: _Api())
+    monkeypatch.setattr(
+        ownership, "release_owners", lambda api, ns, name: (True, {"proj/prod/web"})
+    )
+    mocks = Recording()
+    with pytest.raises(OwnershipConflictError) as err:
+        run_program(lambda: _release(_platform(None)), preview=True, mocks=mocks)
+    assert isinstance(err.value, ValidationError)  # what callers caught before
+    assert "this release is owned by proj/prod/web, not by proj/dev/web" in str(err.value)
+    assert [f.check for f in err.value.findings] == ["ownership"]  # type: ignore[attr-defined]
+    assert not [t for t in mocks.types if t.startswith("kubernetes:")]
