@@ -1,24 +1,40 @@
-"""Benchmark: the cost of helm_enterprise.Release over a bare helm.v3.Release (X.4).
+"""Benchmark: the cost of helm_enterprise.Release over a component wrapping a bare Release (X.4).
 
 Constructs N (default 1,000) Releases, each with a basic-auth repository whose password is
 a Vault reference and 5 Vault-backed secret values (50 distinct Vault paths in all, read
-from the sandbox's real Vault), under Pulumi's mocks — and, in the same run, N bare
-``kubernetes.helm.v3.Release`` resources with the same values. Prints the time ratio
-(target <= 1.5x) and the number of Vault reads (target: exactly one per distinct path).
+from the sandbox's real Vault), under Pulumi's mocks. Three variants run in each round:
 
-    .venv/bin/python benchmarks/bench_release_construction.py [--releases 1000] [--rounds 2]
+* ``bare``: N ``kubernetes.helm.v3.Release`` with the same values (already resolved);
+* ``floor``: N empty ComponentResources, each wrapping that same Release — what any
+  component costs (a second registration, a parent);
+* ``helm_enterprise``: N ``helm_enterprise.Release``.
 
+The primary ratio is helm_enterprise over the floor (target <= 1.10x): that is the part
+this package adds. helm_enterprise over bare is printed as secondary information. The
+variants run interleaved, in a rotating order per round, after a warm-up round; each ratio
+is taken per round (the variants of one round run back to back, under the same load) and
+printed as its min and median over the rounds. It also prints the number of Vault reads
+(target: exactly one per distinct path and run).
+
+    .venv/bin/python benchmarks/bench_release_construction.py [--releases 1000] [--rounds 7]
+        [--warmup 1] [--profile helm_enterprise --profile-out release.prof]
+
+``--profile`` runs one variant once under cProfile instead and prints its top entries.
 Needs the sandbox's Vault (`helm-enterprise sandbox up -c vault`); starts it if needed.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import gc
+import os
+import pstats
 import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -52,16 +68,25 @@ class Mocks(pulumi.runtime.Mocks):
         return {}, None
 
 
-def timed(program: Callable[[], None]) -> float:
+class Timing(NamedTuple):
+    """One run: wall-clock seconds and the process's CPU seconds (all threads). CPU time
+    leaves out the time spent waiting for a core, so its ratios hold up when another job
+    loads the machine; wall time also counts waiting for Vault."""
+
+    wall: float
+    cpu: float
+
+
+def timed(program: Callable[[], None]) -> Timing:
     pulumi.runtime.set_mocks(Mocks(), project="bench", stack="bench", preview=False)
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
 
     @pulumi.runtime.test
     def body() -> None:
         program()
 
     body()
-    return time.perf_counter() - start
+    return Timing(time.perf_counter() - start, time.process_time() - start_cpu)
 
 
 def seed_vault(sandbox: Sandbox) -> tuple[str, str]:
@@ -80,7 +105,14 @@ def seed_vault(sandbox: Sandbox) -> tuple[str, str]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--releases", type=int, default=1000)
-    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--warmup", type=int, default=1, help="rounds run first and not counted")
+    ap.add_argument(
+        "--profile",
+        choices=("bare", "floor", "helm_enterprise"),
+        help="run this variant once under cProfile instead of the benchmark",
+    )
+    ap.add_argument("--profile-out", type=Path, help="also write the cProfile stats here")
     args = ap.parse_args()
     n = args.releases
 
@@ -170,42 +202,85 @@ def main() -> None:
                 },
             )
 
-    import os
-
     os.environ["BENCH_VAULT_TOKEN"] = token
-    base_times: list[float] = []
-    floor_times: list[float] = []
-    he_times: list[float] = []
-    for r in range(args.rounds):
-        base_times.append(timed(bare))
-        floor_times.append(timed(wrapped))
-        he_times.append(timed(enterprise))
+    variants: dict[str, Callable[[], None]] = {
+        "bare": bare,
+        "floor": wrapped,
+        "helm_enterprise": enterprise,
+    }
+    if args.profile:
+        profile(variants[args.profile], args.profile_out)
+        return
+
+    names = list(variants)
+    times: dict[str, list[Timing]] = {v: [] for v in names}
+    for r in range(args.warmup + args.rounds):
+        # Interleaved, in a rotating order: no variant always runs first (or last) in a
+        # round, where a drifting load (a CI job on the same cores) would favour it.
+        order = names[r % len(names) :] + names[: r % len(names)]
+        measured = {v: run_once(variants[v]) for v in order}
+        label = f"warm-up {r + 1}" if r < args.warmup else f"round {r + 1 - args.warmup}"
         print(
-            f"round {r + 1}: bare {base_times[-1]:.2f}s, empty component {floor_times[-1]:.2f}s, "
-            f"helm_enterprise {he_times[-1]:.2f}s"
+            f"{label}: "
+            + ", ".join(f"{v} {measured[v].wall:.2f}s ({measured[v].cpu:.2f}s cpu)" for v in order)
         )
-    base, floor, he = min(base_times), min(floor_times), min(he_times)
+        if r < args.warmup:
+            backends.clear()
+            continue
+        for v in names:
+            times[v].append(measured[v])
     reads = [b.reads for b in backends]
     print()
     refs = f"{REFS_PER_RELEASE} Vault refs each, {PATHS} distinct paths"
-    print(f"releases:                     {n} ({refs})")
-    for label, best, all_times in (
-        ("bare helm.v3.Release:   ", base, base_times),
-        ("empty component + Release", floor, floor_times),
-        ("helm_enterprise.Release:", he, he_times),
+    print(f"releases: {n} ({refs}); {args.rounds} rounds after {args.warmup} warm-up")
+    for v in names:
+        for clock in ("wall", "cpu"):
+            xs = [getattr(t, clock) for t in times[v]]
+            print(
+                f"  {v + ':':<17} {clock:>4}  min {min(xs):6.2f}s   "
+                f"median {statistics.median(xs):6.2f}s"
+            )
+    # Ratios are taken per round (one round's variants run back to back, under the same
+    # load) and summarised by their min and median over the rounds.
+    print()
+    for label, num, den, note in (
+        ("helm_enterprise / floor", "helm_enterprise", "floor", "(primary; target <= 1.10x)"),
+        ("floor / bare", "floor", "bare", "(any component around a Release)"),
+        ("helm_enterprise / bare", "helm_enterprise", "bare", "(secondary)"),
     ):
-        median = statistics.median(all_times)
-        print(f"{label}      {best:.2f}s (min of {args.rounds}; median {median:.2f}s)")
-    # Each round measures all three back to back; the median of the per-round ratios is
-    # robust against the load of a shared 2-core machine drifting between rounds.
-    ratios = [h / b for h, b in zip(he_times, base_times, strict=True)]
-    floors = [f / b for f, b in zip(floor_times, base_times, strict=True)]
-    print(
-        f"ratio (median of rounds):     {statistics.median(ratios):.2f}x   (target <= 1.5x; "
-        f"per round {', '.join(f'{r:.2f}' for r in ratios)})"
-    )
-    print(f"floor, any component:         {statistics.median(floors):.2f}x")
-    print(f"Vault reads per run:          {reads}   (target: exactly {PATHS} per run)")
+        print(f"{label}  {note}")
+        for clock in ("wall", "cpu"):
+            ratios = [
+                getattr(a, clock) / getattr(b, clock)
+                for a, b in zip(times[num], times[den], strict=True)
+            ]
+            print(
+                f"  {clock:>4}  min {min(ratios):.2f}x   median {statistics.median(ratios):.2f}x"
+                f"   per round {', '.join(f'{x:.2f}' for x in ratios)}"
+            )
+    print(f"Vault reads per run: {reads}   (target: exactly {PATHS} per run)")
+
+
+def run_once(program: Callable[[], None]) -> Timing:
+    """One timed run of a variant, after a full collection (so that garbage of the previous
+    variant is not collected on this one's time)."""
+    gc.collect()
+    return timed(program)
+
+
+def profile(program: Callable[[], None], out: Path | None) -> None:
+    """Run ``program`` once (after one warm-up run) under cProfile; print the top entries."""
+    timed(program)
+    prof = cProfile.Profile()
+    prof.enable()
+    elapsed = timed(program)
+    prof.disable()
+    print(f"{elapsed.wall:.2f}s ({elapsed.cpu:.2f}s cpu) under cProfile")
+    if out is not None:
+        prof.dump_stats(out)
+    stats = pstats.Stats(prof)
+    stats.sort_stats("cumulative").print_stats(40)
+    stats.sort_stats("tottime").print_stats(25)
 
 
 if __name__ == "__main__":
