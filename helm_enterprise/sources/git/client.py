@@ -14,6 +14,9 @@ from git.cmd import Git
 
 GIT_TIMEOUT = 600.0
 
+# Where :meth:`GitPythonClient.fetch_refs` puts the refs it fetched, until it has read them.
+_FETCHED_REFS = "refs/helm-enterprise/fetched/"
+
 
 class GitClient(Protocol):
     """The git operations the fetcher needs (the real one: :class:`GitPythonClient`)."""
@@ -31,6 +34,15 @@ class GitClient(Protocol):
         env: Mapping[str, str],
         refetch: bool = False,
     ) -> None: ...
+
+    def fetch_refs(
+        self,
+        repo_dir: Path,
+        refs: Sequence[str],
+        depth: int | None,
+        partial: bool,
+        env: Mapping[str, str],
+    ) -> dict[str, str]: ...
 
     def checkout(
         self, repo_dir: Path, commit: str, sparse_path: str | None, env: Mapping[str, str]
@@ -87,6 +99,42 @@ class GitPythonClient:
             repo.git.fetch(
                 *args, "origin", *targets, env=dict(env), kill_after_timeout=self.timeout
             )
+
+    def fetch_refs(
+        self,
+        repo_dir: Path,
+        refs: Sequence[str],
+        depth: int | None,
+        partial: bool,
+        env: Mapping[str, str],
+    ) -> dict[str, str]:
+        """Fetch the remote refs ``refs`` (full names; a ``*`` is a glob) in one ``git fetch``
+        and return what was fetched as ``git ls-remote`` would list it (annotated tags also
+        as ``<tag>^{}`` → commit). A missing non-glob ref fails the whole fetch ("couldn't
+        find remote ref"). The refs are kept only until read, so that later fetches do not
+        negotiate with them."""
+        self.fetch(
+            repo_dir,
+            [f"+{ref}:{_FETCHED_REFS}{ref.removeprefix('refs/')}" for ref in refs],
+            depth,
+            partial,
+            env,
+        )
+        with Repo(repo_dir) as repo:
+            listed = str(
+                repo.git.for_each_ref(
+                    "--format=%(objectname) %(refname) %(*objectname)", _FETCHED_REFS
+                )
+            )
+            found: dict[str, str] = {}
+            for line in listed.splitlines():
+                sha, local, peeled = [*line.split(" "), ""][:3]
+                name = "refs/" + local.removeprefix(_FETCHED_REFS)
+                found[name] = sha
+                if peeled:
+                    found[f"{name}^{{}}"] = peeled
+                repo.git.update_ref("-d", local)
+        return found
 
     def checkout(
         self, repo_dir: Path, commit: str, sparse_path: str | None, env: Mapping[str, str]

@@ -461,6 +461,41 @@ def test_branch_tag_and_commit(upstream: Upstream, tmp_path: Path) -> None:
     assert "name: b" in (pinned.path / "Chart.yaml").read_text()
 
 
+def test_cold_cache_fetches_a_branch_by_name_without_ls_remote(
+    upstream: Upstream, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    def refused(*args: Any) -> str:
+        raise AssertionError("a cold cache fetches the branch directly")
+
+    monkeypatch.setattr(gitsrc.GitPythonClient, "ls_remote", refused)
+    head = git("rev-parse", "HEAD", cwd=upstream.work)
+    first = fetch(source(upstream.url, ref="main", path="charts/a"))
+    assert (first.kind, first.commit, first.cached) == (RefKind.BRANCH, head, False)
+    clone = tmp_path / "cache" / "git" / "repos" / parse_remote(upstream.url).key
+    refs = git("for-each-ref", "--format=%(refname)", cwd=clone)
+    assert "refs/helm-enterprise/" not in refs  # read, then dropped
+    assert (clone / "charts" / "a").is_dir() and not (clone / "data").exists()
+
+
+def test_cold_cache_still_refuses_a_name_that_is_a_branch_and_a_tag(
+    upstream: Upstream,
+) -> None:
+    git("tag", "main", cwd=upstream.work)
+    git("tag", "main-1", cwd=upstream.work)
+    git("push", "-q", "origin", "--tags", cwd=upstream.work)
+    with pytest.raises(GitSourceError, match="both a branch and a tag are named 'main'"):
+        fetch(source(upstream.url, ref="main", path="charts/a"))
+    # A longer tag name is no ambiguity, and an explicit branch is none either.
+    branch = fetch(source(upstream.url, ref="refs/heads/main", path="charts/a"))
+    assert branch.kind is RefKind.BRANCH
+
+
+def test_cold_cache_name_that_is_a_tag_falls_back_to_ls_remote(upstream: Upstream) -> None:
+    head = git("rev-parse", "HEAD", cwd=upstream.work)
+    tag = fetch(source(upstream.url, ref="v1", path="charts/a"))
+    assert (tag.kind, tag.commit, tag.cached) == (RefKind.TAG, head, False)
+
+
 def _objects_size(clone: Path) -> int:
     return sum(p.stat().st_size for p in (clone / ".git" / "objects").rglob("*") if p.is_file())
 
@@ -597,7 +632,10 @@ def test_prefetch_runs_fetches_in_parallel(
     upstream: Upstream, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Both fetches must be inside `git ls-remote` at the same time to pass the barrier;
-    # one after the other, it times out.
+    # one after the other, it times out. The clone exists already (a cold cache fetches
+    # a branch without ls-remote, under the repository's lock).
+    head = git("rev-parse", "HEAD", cwd=upstream.work)
+    fetch(source(upstream.url, ref=head, path="charts/a"))
     barrier = threading.Barrier(2, timeout=20)
     real = gitsrc.GitPythonClient.ls_remote
 
