@@ -127,20 +127,33 @@ class GitCache:
         a partial clone fetch the commit lazily, without ``--depth``)."""
         return self.repo_dir(remote) / ".git" / "helm-enterprise-fetched" / commit
 
+    def mark_fetched(self, remote: Remote, commit: str) -> None:
+        """Record that ``commit`` is now in the clone (see :meth:`fetched_marker`)."""
+        marker = self.fetched_marker(remote, commit)
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+
     def store(self, target: Path, chart_dir: Path, meta: Mapping[str, Any]) -> None:
         """Copy ``chart_dir`` to ``target`` atomically (symlinks inside are followed: they
         were checked to stay inside the chart)."""
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.parent / f".{target.name}.{uuid.uuid4().hex[:8]}.tmp"
-        shutil.copytree(chart_dir, tmp, symlinks=False, ignore=shutil.ignore_patterns(".git"))
         _atomic_write(target.parent / f"{target.name}.json", json.dumps(dict(meta), indent=1))
-        try:
-            tmp.rename(target)
-        except OSError:
-            # Another process stored the same tree first: identical content, keep theirs.
-            shutil.rmtree(tmp, ignore_errors=True)
-            if not target.is_dir():
-                raise
+        publish_tree(chart_dir, target, ignore=shutil.ignore_patterns(".git"))
+
+
+def publish_tree(source: Path, target: Path, ignore: Any = None) -> None:
+    """Copy the directory ``source`` to ``target`` under a private name, then rename it into
+    place, so no reader sees half a tree (symlinks are followed). Trees are content-addressed:
+    when another process published ``target`` first, its identical copy is kept."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".{target.name}.{uuid.uuid4().hex[:8]}.tmp"
+    shutil.copytree(source, tmp, symlinks=False, ignore=ignore)
+    try:
+        tmp.rename(target)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not target.is_dir():
+            raise
 
 
 def _atomic_write(path: Path, text: str) -> None:

@@ -37,6 +37,16 @@ _OFFLINE_REF = (
 )
 
 
+def _auth_method(source: GitSource) -> str:
+    """The auth method named in messages ("none" for a public repository)."""
+    return source.auth.method if source.auth else "none"
+
+
+def _partial(source: GitSource) -> bool:
+    """Whether fetches leave blobs out (a sparse checkout of a subdirectory)."""
+    return source.sparse and source.path != "."
+
+
 class _Env:
     """:func:`git_env`, built on first use: a cache hit writes no key file at all."""
 
@@ -102,7 +112,7 @@ class GitFetcher:
         self, remote: Remote, source: GitSource, creds: GitCredentials, env: _Env
     ) -> tuple[RefKind, str]:
         """(kind, commit) of ``source.ref`` from ``git ls-remote``."""
-        method = source.auth.method if source.auth else "none"
+        method = _auth_method(source)
         action = f"resolving ref {source.ref!r}"
         try:
             advertised = self._ls_remote(remote, source.ref, env(), creds)
@@ -155,8 +165,8 @@ class GitFetcher:
         refs = [f"refs/heads/{name}"]
         if kind is RefKind.NAME:
             refs.append(f"refs/tags/{name}*")
-        partial = source.sparse and source.path != "."
-        method = source.auth.method if source.auth else "none"
+        partial = _partial(source)
+        method = _auth_method(source)
         with self.cache.lock(remote):
             if repo_dir.exists():
                 return None
@@ -178,9 +188,7 @@ class GitFetcher:
                 advertised = self._advertised.setdefault(key, advertised)
         # Outside the repository's lock: remembering a tag or a branch takes it again.
         kind, commit = self._select(remote, source, advertised)
-        marker = self.cache.fetched_marker(remote, commit)
-        marker.parent.mkdir(parents=True, exist_ok=True)
-        marker.touch()
+        self.cache.mark_fetched(remote, commit)
         return kind, commit
 
     def checkout(self, source: GitSource, creds: GitCredentials) -> Checkout:
@@ -218,10 +226,10 @@ class GitFetcher:
     ) -> None:
         """Fetch ``commit`` (if needed), check out the chart's directory and store it.
         Called with the repository's lock held."""
-        method = source.auth.method if source.auth else "none"
+        method = _auth_method(source)
         secrets = creds.secrets()
         repo_dir = self.cache.repo_dir(remote)
-        partial = source.sparse and source.path != "."
+        partial = _partial(source)
         marker = self.cache.fetched_marker(remote, commit)
         offline = (
             "; the commit is not in the cache yet, so it cannot be deployed until the "
@@ -234,8 +242,7 @@ class GitFetcher:
                 action = f"fetching commit {commit[:12]} (ref {source.ref!r})"
                 try:
                     self.client.fetch(repo_dir, [commit], source.depth, partial, env)
-                    marker.parent.mkdir(parents=True, exist_ok=True)
-                    marker.touch()
+                    self.cache.mark_fetched(remote, commit)
                 except GitCommandError as err:
                     if not missing_commit(err):
                         raise classify_git_error(

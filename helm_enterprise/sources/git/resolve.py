@@ -5,8 +5,6 @@ credentials, the (joined) fetch, and the chart copied under the program director
 from __future__ import annotations
 
 import asyncio
-import shutil
-import uuid
 from collections.abc import Awaitable
 from pathlib import Path
 
@@ -17,7 +15,7 @@ from helm_enterprise.config.release import ChartSpec
 from helm_enterprise.secrets.inject import SecretInjector
 from helm_enterprise.sources import PROJECT_CHART_DIR, ResolvedChart, SourceContext
 from helm_enterprise.sources.git.auth import GitCredentials
-from helm_enterprise.sources.git.cache import Checkout
+from helm_enterprise.sources.git.cache import Checkout, publish_tree
 from helm_enterprise.sources.git.paths import path_key
 from helm_enterprise.sources.git.runs import submit
 
@@ -41,15 +39,7 @@ def project_copy(checkout: Checkout, base_dir: Path) -> str:
     rel = PROJECT_CHART_DIR / f"git-{checkout.commit[:16]}-{path_key(checkout.subpath)}"
     target = base_dir / rel
     if not target.is_dir():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.parent / f".{target.name}.{uuid.uuid4().hex[:8]}.tmp"
-        shutil.copytree(checkout.path, tmp, symlinks=False)
-        try:
-            tmp.rename(target)
-        except OSError:
-            shutil.rmtree(tmp, ignore_errors=True)
-            if not target.is_dir():
-                raise
+        publish_tree(checkout.path, target)
     return str(rel)
 
 
