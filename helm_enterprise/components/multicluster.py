@@ -29,6 +29,7 @@ healthy again. A cluster that never held the release is simply not registered.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Literal, TypedDict
 
@@ -104,6 +105,9 @@ def clusters_in_state(
 # -- acting on the plan -------------------------------------------------------------------
 
 
+_CHECKPOINT_RETRIES = 5
+
+
 def _state_urns() -> list[str] | None:
     """URNs in this stack's saved state (``None`` when the engine gives no answer).
 
@@ -113,8 +117,19 @@ def _state_urns() -> list[str] | None:
     """
     org = pulumi.get_organization()
     stack = f"{org}/{pulumi.get_project()}/{pulumi.get_stack()}" if org else pulumi.get_stack()
-    # A failed invoke fails the run (the SDK records it), so there is no fallback here.
-    result = pulumi.runtime.invoke("pulumi:pulumi:readStackResourceOutputs", {"stackName": stack})
+    # A failed invoke is an exception here; the one retried is the engine reading the
+    # snapshot while it writes it (a new stack's first checkpoint, seen on the reference
+    # machine: "failed to load checkpoint: EOF"). Anything else fails the run.
+    for attempt in range(_CHECKPOINT_RETRIES):
+        try:
+            result = pulumi.runtime.invoke(
+                "pulumi:pulumi:readStackResourceOutputs", {"stackName": stack}
+            )
+            break
+        except Exception as err:
+            if "failed to load checkpoint" not in str(err) or attempt == _CHECKPOINT_RETRIES - 1:
+                raise
+            time.sleep(0.5 * (attempt + 1))
     if not isinstance(result.value, Mapping):
         return None
     outputs = result.value.get("outputs")

@@ -50,6 +50,7 @@ from helm_enterprise.errors import (
     ValidationError,
 )
 from helm_enterprise.health.resource import HealthCheckResource
+from helm_enterprise.health.rollout import RolloutWatchResource
 from helm_enterprise.kube import helm_hooks, helm_storage, postrender, reach
 from helm_enterprise.kube.client import NO_ANSWER, api_error
 from helm_enterprise.kube.render import Rendered, render_captured, rendered_output
@@ -301,6 +302,8 @@ class Release(pulumi.ComponentResource):
 
         if cfg.mode == "release":
             rel = self._release(cfg, chart, values, helm_timeout, replace, revision, helm_opts)
+            if cfg.wait:
+                self._watch_rollout(cfg, chart, helm_timeout, platform, ordering)
             self.status = rel.status.status
             self.revision = rel.status.revision
             self.namespace = rel.status.namespace
@@ -492,6 +495,39 @@ class Release(pulumi.ComponentResource):
                 name=cfg.name,
             ),
             opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(transforms=[own])),
+        )
+
+    def _watch_rollout(
+        self,
+        cfg: ReleaseConfig,
+        chart: ResolvedChart,
+        readiness: int,
+        platform: Platform,
+        ordering: list[pulumi.Resource],
+    ) -> RolloutWatchResource:
+        """Next to the Helm release: names the Pods' reasons when they cannot become Ready
+        (an image that cannot be pulled, a crash loop), which Helm's timeout does not."""
+        # From the release's config, not from the values Output: a failing gate (schema,
+        # tenancy, policy) must fail the run once, at the Helm release, and a plain digest
+        # keeps a run that changes nothing from watching. A secret, so that the digest of
+        # config values cannot be matched offline against guessed ones.
+        what = {
+            "chart": cfg.chart.model_dump(mode="json"),
+            "version": chart.version,
+            "values": cfg.values,
+            "secretValues": {k: v.describe() for k, v in cfg.secret_values.items()},
+        }
+        trigger = pulumi.Output.secret(
+            hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        )
+        return RolloutWatchResource(
+            f"{self._name}-rollout",
+            release=cfg.name,
+            namespace=cfg.namespace,
+            trigger=trigger,
+            deadline=readiness,
+            access=platform.cluster_access,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=ordering),
         )
 
     def _health(

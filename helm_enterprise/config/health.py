@@ -6,6 +6,7 @@
       checks:
         - {type: http, name: web, url: https://web.shop/healthz, expectStatus: [200],
            bodyContains: ok, maxLatency: 500ms, caFile: /etc/ssl/shop-ca.pem}
+        - {type: http, name: api, service: shop-api, port: http, path: /readyz}
         - {type: prometheus, name: errors, address: http://prometheus:9090,
            query: 'sum(rate(http_errors_total[1m]))', below: 0.05}
         - {type: dependency, name: db, release: postgres, namespace: data}
@@ -25,6 +26,19 @@ from pydantic import BeforeValidator, Field, field_validator, model_validator
 from helm_enterprise.config._base import Duration, Model, first_duplicate
 
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9_.]*[a-z0-9])?$")
+# Kubernetes names: a Service is a DNS-1035 label, a namespace a DNS-1123 label, a port
+# name an IANA service name (at most 15 characters, at least one letter).
+_SERVICE = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+_NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_PORT_NAME = re.compile(r"^(?=.*[a-z])[a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?$")
+# The TLS options of a url check; a service check speaks to the API server with the
+# cluster's own credentials instead.
+_TLS_FIELDS = (
+    ("ca_file", "caFile"),
+    ("cert_file", "certFile"),
+    ("key_file", "keyFile"),
+    ("insecure_skip_tls_verify", "insecureSkipTlsVerify"),
+)
 
 
 def _millis(value: object) -> object:
@@ -55,10 +69,26 @@ class _Check(Model):
 
 
 class HttpCheck(_Check):
-    """GET ``url``; healthy when the status, body and latency are as expected."""
+    """GET an endpoint; healthy when the status, body and latency are as expected.
+
+    The endpoint is exactly one of:
+
+    * ``url``: any http(s) URL, reached directly (``caFile``, ``certFile``/``keyFile``,
+      ``insecureSkipTlsVerify`` for its TLS);
+    * ``service``: a Service of the release's cluster, reached through the Kubernetes API
+      server's service proxy with the release's own cluster credentials — ``port`` (a port
+      name or number of the Service; default its first port), ``path`` (default ``/``) and
+      ``namespace`` (default the release's). It works from wherever the API server is
+      reachable, needs no kube-proxy or route to pod IPs, and sees exactly the pods the
+      Service selects.
+    """
 
     type: Literal["http"] = "http"
-    url: str
+    url: str | None = None
+    service: str | None = None
+    port: int | str | None = None
+    path: str = "/"
+    namespace: str | None = None
     expect_status: list[int] = Field(default_factory=lambda: [200])
     body_contains: str | None = None
     body_regex: str | None = None
@@ -71,10 +101,59 @@ class HttpCheck(_Check):
 
     @field_validator("url")
     @classmethod
-    def _url(cls, v: str) -> str:
+    def _url(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
         parsed = urlparse(v)
         if parsed.scheme not in {"http", "https"} or not parsed.netloc:
             raise ValueError(f"{v!r} is not an http(s) URL")
+        return v
+
+    @field_validator("service")
+    @classmethod
+    def _service(cls, v: str | None) -> str | None:
+        if v is not None and not _SERVICE.match(v):
+            raise ValueError(
+                f"{v!r} is not a Service name (lowercase letters, digits and '-', "
+                "starting with a letter, at most 63 characters)"
+            )
+        return v
+
+    @field_validator("namespace")
+    @classmethod
+    def _namespace(cls, v: str | None) -> str | None:
+        if v is not None and not _NAMESPACE.match(v):
+            raise ValueError(
+                f"{v!r} is not a namespace name (lowercase letters, digits and '-', "
+                "at most 63 characters)"
+            )
+        return v
+
+    @field_validator("port", mode="before")
+    @classmethod
+    def _port(cls, v: object) -> object:
+        if v is None:
+            return v
+        if isinstance(v, str) and v.strip().isdigit():
+            v = int(v.strip())
+        if isinstance(v, int) and not isinstance(v, bool):
+            if not 1 <= v <= 65535:
+                raise ValueError(f"port {v} is outside 1..65535")
+            return v
+        if isinstance(v, str) and _PORT_NAME.match(v.strip()):
+            return v.strip()
+        raise ValueError(
+            f"{v!r} is not a Service port: give its name (e.g. http) or its number (e.g. 80)"
+        )
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, v: str) -> str:
+        if not v.startswith("/") or any(c.isspace() for c in v) or "#" in v:
+            raise ValueError(
+                f"{v!r} is not a request path: start it with '/', no spaces or '#' "
+                "(e.g. /healthz or /status?verbose=1)"
+            )
         return v
 
     @field_validator("body_regex")
@@ -88,7 +167,36 @@ class HttpCheck(_Check):
         return v
 
     @model_validator(mode="after")
-    def _pair(self) -> HttpCheck:
+    def _target(self) -> HttpCheck:
+        # Messages start with the field they are about: the ConfigError's path names it.
+        if self.url is None and self.service is None:
+            raise ValueError(
+                "url: give exactly one of url (an http(s) URL) or service (a Service of "
+                "the release's cluster, reached through the API server)"
+            )
+        if self.url is not None and self.service is not None:
+            raise ValueError(
+                "service: give either url or service, not both (service reaches the "
+                "Service through the API server; url is any other endpoint)"
+            )
+        # By value, not by "was it given": the provider re-validates the policy from its
+        # JSON dump, where every field is present.
+        if self.url is not None:
+            given = {"port": self.port is not None, "path": self.path != "/"}
+            given["namespace"] = self.namespace is not None
+            for alias, is_set in given.items():
+                if is_set:
+                    raise ValueError(
+                        f"{alias}: only applies to a service check; with url, put it in "
+                        "the URL itself"
+                    )
+        else:
+            for field, alias in _TLS_FIELDS:
+                if getattr(self, field):
+                    raise ValueError(
+                        f"{alias}: only applies to a url check; a service check goes "
+                        "through the API server with the cluster's credentials (remove it)"
+                    )
         if bool(self.cert_file) != bool(self.key_file):
             raise ValueError("certFile and keyFile go together")
         return self

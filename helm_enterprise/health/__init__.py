@@ -1,7 +1,9 @@
 """Health checks beyond readiness (T2.4): measure, decide, act.
 
 * :func:`measure` runs one check once and returns a :class:`Measurement` (never raises for
-  an unhealthy target: an unreachable endpoint is a failed measurement).
+  an unhealthy target: an unreachable endpoint is a failed measurement). An HTTP check's
+  target is a URL or a Service, the latter reached through the API server's service proxy
+  (:mod:`helm_enterprise.kube.proxy`, behind the ``ServiceProxy`` seam).
 * :func:`decide` is pure: measurements → :class:`HealthState` (``HEALTHY``, ``UNHEALTHY``).
 * :func:`evaluate` retries with exponential backoff (tenacity) until every check passes or
   the deadline is reached, and returns a :class:`HealthReport`.
@@ -30,7 +32,8 @@ from helm_enterprise.config.health import (
     HttpCheck,
     PrometheusCheck,
 )
-from helm_enterprise.errors import truncate
+from helm_enterprise.errors import HelmEnterpriseError, truncate
+from helm_enterprise.kube.proxy import Answered, ServiceProxy
 
 
 class HealthState(enum.Enum):
@@ -82,7 +85,60 @@ class HealthReport:
 # -- measuring ---------------------------------------------------------------------------
 
 
-def _http(check: HttpCheck) -> Measurement:
+def _judge(check: HttpCheck, status: int, text: str, latency: float, target: str) -> Measurement:
+    """The HTTP check's verdict on one answer (``target`` prefixes the detail when set)."""
+    problems = []
+    if status not in check.expect_status:
+        problems.append(f"status {status}, expected {check.expect_status}")
+    if check.body_contains is not None and check.body_contains not in text:
+        problems.append(f"body lacks {check.body_contains!r}")
+    if check.body_regex is not None and not re.search(check.body_regex, text):
+        problems.append(f"body does not match /{check.body_regex}/")
+    if check.max_latency is not None and latency > check.max_latency:
+        problems.append(f"latency {latency:.0f}ms > {check.max_latency}ms")
+    detail = "; ".join(problems) or f"status {status} in {latency:.0f}ms"
+    if target:
+        detail = f"{target}: {detail}"
+    return Measurement(check.name, "http", not problems, round(latency, 1), detail)
+
+
+def service_target(check: HttpCheck, namespace: str, port: str | int | None = None) -> str:
+    """How measurements name a service check's target: ``service ns/name:port path``."""
+    ns = check.namespace or namespace
+    port = check.port if port is None else port
+    where = f"{ns}/{check.service}" + (f":{port}" if port not in (None, "") else "")
+    return f"service {where} {check.path}"
+
+
+def _service_http(check: HttpCheck, namespace: str, proxy: ServiceProxy | None) -> Measurement:
+    assert check.service is not None
+    ns = check.namespace or namespace
+    if proxy is None:
+        return Measurement(
+            check.name, "http", False, None, f"{service_target(check, ns)}: no cluster access"
+        )
+    try:
+        answer = proxy(ns, check.service, check.port, check.path, check.timeout / 1000)
+    except HelmEnterpriseError as err:
+        return Measurement(
+            check.name, "http", False, None, f"GET {service_target(check, ns)} failed: {err}"
+        )
+    target = service_target(check, ns, answer.port)
+    if answer.answered is Answered.SERVICE:
+        return _judge(check, answer.status, answer.text, answer.seconds * 1000, target)
+    if answer.answered is Answered.NO_ENDPOINTS:
+        why = f"no ready endpoints behind {target.rsplit(' ', 1)[0]}"
+    elif answer.answered is Answered.NOT_FOUND:
+        why = f"{service_target(check, ns)}: not found"
+    else:
+        why = f"{target}: the API server could not reach it"
+    detail = f"{why} (the API server answered {answer.status}: {answer.message})"
+    return Measurement(check.name, "http", False, None, detail)
+
+
+def _http(check: HttpCheck, namespace: str, proxy: ServiceProxy | None) -> Measurement:
+    if check.url is None:
+        return _service_http(check, namespace, proxy)
     verify: ssl.SSLContext | bool = True
     if check.insecure_skip_tls_verify:
         verify = False
@@ -103,17 +159,7 @@ def _http(check: HttpCheck) -> Measurement:
             f"GET {check.url} failed: {type(err).__name__}: {truncate(str(err), 120)}",
         )
     latency = (time.perf_counter() - start) * 1000
-    problems = []
-    if resp.status_code not in check.expect_status:
-        problems.append(f"status {resp.status_code}, expected {check.expect_status}")
-    if check.body_contains is not None and check.body_contains not in resp.text:
-        problems.append(f"body lacks {check.body_contains!r}")
-    if check.body_regex is not None and not re.search(check.body_regex, resp.text):
-        problems.append(f"body does not match /{check.body_regex}/")
-    if check.max_latency is not None and latency > check.max_latency:
-        problems.append(f"latency {latency:.0f}ms > {check.max_latency}ms")
-    detail = "; ".join(problems) or f"status {resp.status_code} in {latency:.0f}ms"
-    return Measurement(check.name, "http", not problems, round(latency, 1), detail)
+    return _judge(check, resp.status_code, resp.text, latency, "")
 
 
 def prometheus_value(check: PrometheusCheck) -> float | None:
@@ -166,9 +212,12 @@ def measure(
     check: HttpCheck | PrometheusCheck | DependencyCheck,
     namespace: str,
     dependency: DependencyProbe | None = None,
+    service: ServiceProxy | None = None,
 ) -> Measurement:
+    """One check, once. ``dependency`` and ``service`` are the cluster access that
+    dependency checks and HTTP checks of a Service need (without it they fail)."""
     if isinstance(check, HttpCheck):
-        return _http(check)
+        return _http(check, namespace, service)
     if isinstance(check, PrometheusCheck):
         return _prometheus(check)
     if dependency is None:
@@ -195,6 +244,7 @@ def evaluate(
     deadline_seconds: float,
     dependency: DependencyProbe | None = None,
     on_attempt: Callable[[int, list[Measurement]], None] | None = None,
+    service: ServiceProxy | None = None,
 ) -> HealthReport:
     """Measure every check until all pass (exponential backoff) or the deadline passes."""
     start = time.monotonic()
@@ -204,7 +254,7 @@ def evaluate(
     def attempt() -> list[Measurement]:
         nonlocal attempts, last
         attempts += 1
-        last = [measure(c, namespace, dependency) for c in policy.checks]
+        last = [measure(c, namespace, dependency, service) for c in policy.checks]
         if on_attempt:
             on_attempt(attempts, last)
         return last

@@ -28,6 +28,7 @@ from helm_enterprise.errors import HealthCheckError, HelmEnterpriseError
 from helm_enterprise.health import HealthReport, HealthState, evaluate
 from helm_enterprise.kube import helm_storage
 from helm_enterprise.kube.client import ClusterAccess
+from helm_enterprise.kube.proxy import ServiceProxyClient
 from helm_enterprise.rollback.helm import rollback
 
 
@@ -62,7 +63,12 @@ def run_checks(props: dict[str, Any]) -> dict[str, Any]:
     release, namespace = props["release"], props["namespace"]
     access = ClusterAccess(props.get("kubeconfig") or None, props.get("context") or None)
     report: HealthReport = evaluate(
-        policy, namespace, float(props["deadline"]), dependency=_dependency_probe(access)
+        policy,
+        namespace,
+        float(props["deadline"]),
+        dependency=_dependency_probe(access),
+        # HTTP checks of a Service go through the API server with the release's credentials.
+        service=ServiceProxyClient(access),
     )
     outputs: dict[str, Any] = {
         **props,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import socket
 from pathlib import Path
 
 from helm_enterprise._cache import cache_root
@@ -20,7 +21,7 @@ from helm_enterprise.errors import SandboxError
 # Below Linux's default ephemeral range (32768-60999): a port in that range can be taken
 # by an outgoing connection (the apiserver opens dozens to etcd) and then fail to bind.
 DEFAULT_PORT_BASE = 26000
-_SPAN = 1100  # clusters use base..base+199, services base+1000..base+1099
+PORT_SPAN = 1100  # clusters use base..base+199, services base+1000..base+1099
 
 
 def sandbox_root() -> Path:
@@ -48,13 +49,38 @@ def port_base() -> int:
     """The base port; refuses a base whose block overlaps the ephemeral port range."""
     base = int(os.environ.get("HELM_ENTERPRISE_SANDBOX_PORT_BASE", DEFAULT_PORT_BASE))
     low, high = ephemeral_range()
-    if base <= high and base + _SPAN >= low:
+    if base <= high and base + PORT_SPAN >= low:
         raise SandboxError(
-            f"sandbox ports {base}..{base + _SPAN} overlap the ephemeral port range "
+            f"sandbox ports {base}..{base + PORT_SPAN} overlap the ephemeral port range "
             f"{low}..{high} (outgoing connections would steal them); set "
-            f"HELM_ENTERPRISE_SANDBOX_PORT_BASE below {low - _SPAN}"
+            f"HELM_ENTERPRISE_SANDBOX_PORT_BASE below {low - PORT_SPAN}"
         )
     return base
+
+
+def block_is_free(base: int) -> bool:
+    """Whether every loopback port of the sandbox block at ``base`` can be bound now."""
+    for port in range(base, base + PORT_SPAN):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+    return True
+
+
+def free_port_base(*, from_top: bool = False, avoid: range | None = None) -> int | None:
+    """A base for a second sandbox (tests, benchmarks) whose whole block is free now and
+    does not overlap ``avoid`` (another sandbox's block, running or not), below the
+    ephemeral port range. Callers running at the same time search from opposite ends
+    (``from_top``) so they do not pick the same block. None when no block is free."""
+    low, _ = ephemeral_range()
+    bases = list(range(14000, min(low, 31000) - PORT_SPAN, PORT_SPAN))
+    for base in reversed(bases) if from_top else bases:
+        overlaps = avoid is not None and base < avoid.stop and avoid.start < base + PORT_SPAN
+        if not overlaps and block_is_free(base):
+            return base
+    return None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,11 +93,13 @@ class ClusterPorts:
     controller_manager: int
     scheduler: int
     kwok: int
+    kubelet: int  # the real node's kubelet API, on the node's bridge address
+    kubelet_healthz: int  # its healthz, on loopback
 
     @classmethod
     def for_index(cls, index: int, base: int | None = None) -> ClusterPorts:
         b = (port_base() if base is None else base) + 100 * index
-        return cls(b, b + 1, b + 2, b + 3, b + 4, b + 5)
+        return cls(b, b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7)
 
     def all(self) -> tuple[int, ...]:
         return dataclasses.astuple(self)

@@ -60,6 +60,7 @@ from helm_enterprise.errors import ConfigError, SandboxError
 from helm_enterprise.sandbox import _paths
 from helm_enterprise.sandbox._pki import Pki, key_pem, write_private
 from helm_enterprise.sandbox._process import Service, ever_started, not_started, tail
+from helm_enterprise.sandbox.node import RealNode, unavailable_reason
 from helm_enterprise.sandbox.toolchain import Toolchain
 
 __all__ = ["Cluster"]
@@ -268,6 +269,22 @@ class Cluster:
         """Names of the fake Nodes ``up()`` creates."""
         return [f"{self.name}-node-{i}" for i in range(NODE_COUNT)]
 
+    @functools.cached_property
+    def real_node(self) -> RealNode:
+        """The cluster's real node (``<name>-real-0``); see :mod:`.node`."""
+        return RealNode(self)
+
+    @property
+    def real_node_problem(self) -> str | None:
+        """Why this cluster runs without a real node (kwok's fake nodes only), or ``None``."""
+        return unavailable_reason()
+
+    @property
+    def real_node_available(self) -> bool:
+        """Whether ``up()`` starts a real node (root, overlayfs, mount namespaces, and not
+        turned off with ``HELM_ENTERPRISE_SANDBOX_REAL_NODES=0``)."""
+        return self.real_node_problem is None
+
     # -- lifecycle ------------------------------------------------------------------------
 
     def up(self, progress: Progress = print) -> None:
@@ -294,6 +311,14 @@ class Cluster:
                 service.start()
             self._ensure_nodes(progress)
             self._wait_usable(progress)
+            problem = self.real_node_problem
+            if problem is None:
+                self.real_node.up(progress)
+            else:
+                progress(
+                    f"cluster {self.name}: warning: no real node ({problem}); "
+                    "pods run on kwok's fake nodes only"
+                )
             progress(f"cluster {self.name}: ready at {self.server}")
 
     def down(self, purge: bool = False) -> None:
@@ -308,6 +333,8 @@ class Cluster:
                 shutil.rmtree(self.dir, ignore_errors=True)
             return
         with self._lock:
+            if self.real_node.started():
+                self.real_node.down()
             for service in reversed(self._services()):
                 _forget_foreign_pid(service)
                 service.stop()
@@ -361,14 +388,14 @@ class Cluster:
             return [
                 {**not_started(f"{self.name}-{c}"), "component": c, "port": None}
                 for c in _COMPONENTS
-            ]
+            ] + self.real_node.status()
         out: list[dict[str, Any]] = []
         for service in self._services():
             entry: dict[str, Any] = dict(service.describe())
             entry["component"] = self._component(service)
             entry["port"] = service.ports[0] if service.ports else None
             out.append(entry)
-        return out
+        return out + self.real_node.status()
 
     def user_kubeconfig(self, user: str, groups: list[str]) -> Path:
         """A kubeconfig authenticating as ``user`` in ``groups`` (for RBAC tests of tenants).
@@ -497,6 +524,11 @@ class Cluster:
                 f"--proxy-client-cert-file={p('front-proxy-client.crt')}",
                 f"--proxy-client-key-file={p('front-proxy-client.key')}",
                 "--authorization-mode=Node,RBAC",
+                # The real node's kubelet: dialled at its bridge address (its name does not
+                # resolve), with a client certificate its Webhook authorizer accepts.
+                "--kubelet-preferred-address-types=InternalIP",
+                f"--kubelet-client-certificate={p('apiserver-kubelet-client.crt')}",
+                f"--kubelet-client-key={p('apiserver-kubelet-client.key')}",
                 # Added to the default-enabled plugins (which include these two already in
                 # 1.34; named so the tests' assumptions are visible and version-proof).
                 "--enable-admission-plugins=NodeRestriction,PodSecurity,ResourceQuota",
@@ -565,7 +597,10 @@ class Cluster:
             "kwok",
             [
                 f"--kubeconfig={self.dir / 'kwok.kubeconfig'}",
-                "--manage-all-nodes=true",
+                # Only the fake Nodes (created with this annotation); the real node has a
+                # kubelet of its own.
+                "--manage-all-nodes=false",
+                "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
                 *(f"--config={self._stage(stages, s)}" for s in _KWOK_STAGES),
                 f"--server-address=127.0.0.1:{ports.kwok}",
                 # Heartbeats as Leases every ~10s; full Node status only every ~10 minutes
@@ -592,6 +627,13 @@ class Cluster:
         _signing_key(pki)
         pki.leaf("etcd-server", "etcd-ca", "etcd", server=True, client=True)
         pki.leaf("apiserver-etcd-client", "etcd-ca", "kube-apiserver-etcd-client", client=True)
+        pki.leaf(
+            "apiserver-kubelet-client",
+            "ca",
+            "kube-apiserver-kubelet-client",
+            orgs=["system:masters"],
+            client=True,
+        )
         pki.leaf(
             "apiserver", "ca", "kube-apiserver", server=True, dns=_APISERVER_DNS, ips=_APISERVER_IPS
         )
@@ -783,10 +825,14 @@ class Cluster:
     def _stage(self, stages: Path, name: str) -> Path:
         """The path of a kwok Stage config. pod-ready gets a never-ready exception, a delay
         read from the ready-after annotation (none without it) and a companion stage,
-        pod-ready-again (:data:`_READY_AGAIN`)."""
+        pod-ready-again (:data:`_READY_AGAIN`). Without the toolchain (status() and down()
+        on a machine whose cache is gone) only the path is returned."""
         src = stages / name
+        out = self._run / "pod-ready.yaml"
         if not name.endswith("pod-ready.yaml"):
             return src
+        if not src.is_file():
+            return out
         doc = yaml.safe_load(src.read_text())
         never_ready = {
             "key": f'.metadata.annotations["{NEVER_READY_ANNOTATION}"]',
@@ -802,7 +848,6 @@ class Cluster:
         again = yaml.safe_load(_READY_AGAIN)
         again["spec"]["selector"]["matchExpressions"].append(never_ready)
         self._run.mkdir(parents=True, exist_ok=True)
-        out = self._run / "pod-ready.yaml"
         out.write_text(yaml.safe_dump_all([doc, again], sort_keys=False))
         return out
 

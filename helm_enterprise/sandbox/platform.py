@@ -23,6 +23,7 @@ from filelock import FileLock
 from helm_enterprise.errors import SandboxError, truncate
 from helm_enterprise.sandbox import _paths
 from helm_enterprise.sandbox.cluster import Cluster
+from helm_enterprise.sandbox.node import publish_images, unavailable_reason
 from helm_enterprise.sandbox.toolchain import Layout, Toolchain, ensure
 from helm_enterprise.sandbox.vault import VaultServer
 
@@ -39,6 +40,9 @@ FAMILIES = {
     "prometheus": ("debian",),
 }
 BASE_FAMILIES = ("pulumi", "pulumi-kubernetes", "pulumi-dynamic", "helm")
+# What the clusters' real nodes add (kubelet is built with the other kubernetes binaries):
+# containerd, runc and the CNI plugins, crictl, and the workload images.
+REAL_NODE_FAMILIES = ("debian", "cri-tools", "images")
 
 
 class Component(Protocol):
@@ -112,7 +116,8 @@ class Sandbox:
         """The toolchain with the families ``components`` need built (and the base ones)."""
         families = list(BASE_FAMILIES)
         for c in components:
-            families += [f for f in FAMILIES[c] if f not in families]
+            extra = REAL_NODE_FAMILIES if c == "clusters" and unavailable_reason() is None else ()
+            families += [f for f in (*FAMILIES[c], *extra) if f not in families]
         missing = [f for f in families if f not in self._ensured]
         if missing or self._toolchain is None:
             self._toolchain = ensure(missing or families, progress=progress)
@@ -156,20 +161,33 @@ class Sandbox:
             elif name == "git":
                 out.append(("git", GitServer(tc)))
             else:
-                out.append(("prometheus", PrometheusServer(tc)))
+                clusters = [
+                    Cluster(n, i, tc) for i, n in enumerate(CLUSTER_NAMES[: self.cluster_count])
+                ]
+                out.append(("prometheus", PrometheusServer(tc, clusters)))
         return out
 
     def up(self, components: Iterable[str] = COMPONENTS, progress: Progress = print) -> None:
-        which = list(components)
-        self.toolchain(which, progress)
+        """Start ``components`` (idempotent). Clusters with real nodes first get the OCI
+        registry (the chartrepo component) and the workload images pushed into it, so their
+        Pods can pull ``registry.helm-enterprise.test/...`` images."""
+        which = list(dict.fromkeys(components))
+        real_nodes = "clusters" in which and unavailable_reason() is None
+        if real_nodes and "chartrepo" in which:
+            which.remove("chartrepo")
+        if real_nodes:
+            which.insert(which.index("clusters"), "chartrepo")
+        tc = self.toolchain(which, progress)
         # One starter at a time per sandbox: parallel test workers (pytest -n) and users'
         # commands may ask for the same component at once, and not every component's own
         # up() guards against a second starter racing it for its ports.
         root = _paths.sandbox_root()
         root.mkdir(parents=True, exist_ok=True)
         with FileLock(str(root / ".up.lock")):
-            for _, comp in self._components(which):
+            for label, comp in self._components(which):
                 comp.up(progress)
+                if label == "chartrepo" and real_nodes:
+                    publish_images(tc, progress)
 
     def down(self, components: Iterable[str] = COMPONENTS, purge: bool = False) -> None:
         """Stop everything (works after a crash: components find processes by pid file; a

@@ -1,15 +1,26 @@
-"""The sandbox's Prometheus (Debian's), scraping the exporter port the tests control.
+"""The sandbox's Prometheus (Debian's): the pods of the real nodes, and an exporter port.
 
 Metric-based health checks (T2.4) and canary analysis query it like a production
-Prometheus. It scrapes ``127.0.0.1:<ServicePorts.exporter>/metrics`` every second, so a
-test that changes what its exporter serves sees the change in a query within a few
-seconds.
+Prometheus. Two kinds of targets:
+
+* **Pods** of every sandbox cluster (job ``pods``): a Pod annotated
+  ``prometheus.io/scrape: "true"`` (``prometheus.io/port``, ``prometheus.io/path``) that runs
+  on a real node is scraped at its pod IP every 2 seconds — the host reaches pod IPs over
+  each node's bridge. Series carry ``cluster``, ``namespace``, ``pod`` and
+  ``instance_name`` (the ``app.kubernetes.io/instance`` label, i.e. the Helm release).
+  Pods on kwok's fake nodes are skipped: nothing listens at their addresses. Debian's
+  Prometheus has no Kubernetes service discovery, so the targets come from a file that
+  :mod:`.pod_targets` (the ``prometheus-targets`` process) keeps current.
+* ``127.0.0.1:<ServicePorts.exporter>/metrics`` every second, for tests that serve the
+  values they need themselves.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,6 +28,8 @@ import yaml
 
 from helm_enterprise.sandbox import _paths
 from helm_enterprise.sandbox._process import Service, ever_started, not_started
+from helm_enterprise.sandbox.cluster import Cluster
+from helm_enterprise.sandbox.pod_targets import ClusterAccess
 from helm_enterprise.sandbox.toolchain import Toolchain
 
 Progress = Callable[[str], None]
@@ -25,8 +38,9 @@ Progress = Callable[[str], None]
 class PrometheusServer:
     name = "prometheus"
 
-    def __init__(self, toolchain: Toolchain) -> None:
+    def __init__(self, toolchain: Toolchain, clusters: Sequence[Cluster] = ()) -> None:
         self.toolchain = toolchain
+        self.clusters = list(clusters)
         self.state = _paths.state_dir(self.name)
 
     @functools.cached_property
@@ -53,7 +67,14 @@ class PrometheusServer:
                         {
                             "job_name": "exporter",
                             "static_configs": [{"targets": [f"127.0.0.1:{self.ports.exporter}"]}],
-                        }
+                        },
+                        {
+                            "job_name": "pods",
+                            "scrape_interval": "2s",
+                            "file_sd_configs": [
+                                {"files": [str(self.targets_file)], "refresh_interval": "5s"}
+                            ],
+                        },
                     ],
                 }
             )
@@ -74,11 +95,41 @@ class PrometheusServer:
             ready_timeout=60.0,
         )
 
+    @property
+    def targets_file(self) -> Path:
+        """The ``file_sd`` file of the real nodes' Pods (see :mod:`.pod_targets`)."""
+        return self.state / "pod-targets.json"
+
+    def _discovery(self) -> Service:
+        accesses = []
+        for c in self.clusters:
+            pki = c.pki.path
+            accesses.append(
+                ClusterAccess(c.name, c.server, pki("ca.crt"), pki("admin.crt"), pki("admin.key"))
+            )
+        return Service(
+            name="prometheus-targets",
+            argv=[
+                sys.executable,
+                "-m",
+                "helm_enterprise.sandbox.pod_targets",
+                f"--out={self.targets_file}",
+                *(f"--cluster={a.arg()}" for a in accesses),
+            ],
+            state_dir=self.state,
+            log_dir=_paths.logs_dir(),
+            probe=self.targets_file.exists,
+            ready_timeout=30.0,
+        )
+
+    def _services(self) -> list[Service]:
+        return [self._discovery(), self._service()]
+
     def up(self, progress: Progress = print) -> None:
-        service = self._service()
-        if not service.running():
-            progress("prometheus: starting")
-        service.start()
+        for service in self._services():
+            if not service.running():
+                progress(f"prometheus: starting {service.name}")
+            service.start()
         progress(f"prometheus: ready at {self.address}")
 
     def started(self) -> bool:
@@ -87,9 +138,11 @@ class PrometheusServer:
 
     def down(self) -> None:
         if self.started():  # never started: nothing to stop (and no config to write)
-            self._service().stop()
+            for service in reversed(self._services()):
+                service.stop()
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> list[dict[str, Any]]:
         if not self.started():
-            return not_started(self.name)
-        return {**self._service().describe(), "address": self.address}
+            return [not_started(n) for n in (self.name, "prometheus-targets")]
+        discovery, server = self._services()
+        return [{**server.describe(), "address": self.address}, discovery.describe()]

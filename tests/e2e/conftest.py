@@ -12,6 +12,7 @@ import dataclasses
 import json
 import os
 import shutil
+import ssl
 import subprocess
 import sys
 import uuid
@@ -19,15 +20,28 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from pulumi import automation as auto
 
+from helm_enterprise.kube.proxy import service_proxy_path
+from helm_enterprise.sandbox import _paths
 from helm_enterprise.sandbox.chartrepo import ChartRepository, ca_bundle, client_cert
 from helm_enterprise.sandbox.gitserver import GitServer
 from helm_enterprise.sandbox.platform import Sandbox
 from helm_enterprise.sandbox.vault import VaultServer
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port_base(from_top: bool = False) -> int:
+    """A port base for a sandbox of a test's own, away from the shared sandbox's block
+    (:func:`helm_enterprise.sandbox._paths.free_port_base`)."""
+    shared = range(_paths.port_base(), _paths.port_base() + _paths.PORT_SPAN)
+    base = _paths.free_port_base(from_top=from_top, avoid=shared)
+    if base is None:
+        pytest.fail(f"no free block of {_paths.PORT_SPAN} loopback ports for a sandbox")
+    return base
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -74,6 +88,35 @@ class Env:
         return json.loads(
             self.helm("history", release, "-n", namespace, "-o", "json", cluster=cluster)
         )
+
+    def service_get(
+        self,
+        namespace: str,
+        service: str,
+        path: str,
+        cluster: str = "a",
+        port: str | int = "http",
+        timeout: float = 10,
+    ) -> httpx.Response:
+        """GET ``path`` of a Service through the API server's service proxy, as the cluster
+        admin (client certificate, cluster CA): what a pod behind the Service answers, from
+        the host, with no kube-proxy or route to pod IPs. The response, whatever its status
+        (a 503 Status from the API server when no endpoint is ready)."""
+        c = self.sandbox.cluster(cluster)
+        pki = c.pki.path
+        tls = ssl.create_default_context(cafile=str(pki("ca.crt")))
+        tls.load_cert_chain(str(pki("admin.crt")), str(pki("admin.key")))
+        url = c.server + service_proxy_path(namespace, service, port, path)
+        with httpx.Client(verify=tls, timeout=timeout, trust_env=False) as client:
+            return client.get(url)
+
+    def pods(self, namespace: str, release: str = "hello", cluster: str = "a") -> list[Any]:
+        """The release's pods (``app.kubernetes.io/instance``), as the API has them."""
+        selector = f"app.kubernetes.io/instance={release}"
+        items: list[Any] = self.kubectl_json(
+            "-n", namespace, "get", "pods", "-l", selector, cluster=cluster
+        )["items"]
+        return items
 
 
 def _progress(message: str) -> None:

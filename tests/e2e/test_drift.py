@@ -20,8 +20,8 @@ from tests.e2e.test_release import deployment, hello
 
 IMAGE = "/spec/template/spec/containers/0/image"
 PULL_POLICY = "/spec/template/spec/containers/0/imagePullPolicy"
-OLD_IMAGE = "registry.local/library/nginx:1.25"
-NEW_IMAGE = "registry.local/library/nginx:1.26"
+OLD_IMAGE = "registry.helm-enterprise.test/library/podinfo:6.9.2"
+NEW_IMAGE = "registry.helm-enterprise.test/library/podinfo:6.9.3"
 
 
 def drift(sb: Env, p: Any, audit: Path, *args: str) -> subprocess.CompletedProcess[str]:

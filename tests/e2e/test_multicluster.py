@@ -20,7 +20,18 @@ from pulumi import automation as auto
 
 from helm_enterprise.audit import AuditLog
 from tests.e2e.conftest import REPO, Env, run_cli
-from tests.e2e.test_release import hello
+from tests.e2e.test_release import hello as release_on_real_node
+
+
+def hello(namespace: str, **extra: Any) -> dict[str, Any]:
+    """The hello release on kwok's fake nodes. These tests stop cluster b's API server:
+    they are about the control plane and the engine, and kwok makes Pods Ready again
+    after an outage at once, where a real kubelet cut off for a minute has timing of its
+    own (the node goes NotReady and its Pods unready until its next status sync)."""
+    release: dict[str, Any] = release_on_real_node(namespace, **extra)
+    values = dict(release.get("values") or {})
+    values["sandbox"] = {"node": "fake", **(values.get("sandbox") or {})}
+    return {**release, "values": values}
 
 
 def kubeconfigs(sb: Env) -> dict[str, str]:

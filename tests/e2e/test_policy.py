@@ -74,7 +74,7 @@ def test_compliant_releases_pass_in_both_modes(sb: Env, project, namespace: str)
     p = policy_project(
         project,
         {
-            "approved-registries": {"registries": ["registry.local"]},
+            "approved-registries": {"registries": ["registry.helm-enterprise.test"]},
             "tenant-boundaries": {"allowedNamespaces": [namespace]},
         },
     )

@@ -15,7 +15,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -24,29 +23,9 @@ from pathlib import Path
 import pytest
 
 from helm_enterprise.sandbox.toolchain import bin_dir
-from tests.e2e.conftest import REPO
+from tests.e2e.conftest import REPO, free_port_base
 
-SPAN = 1100  # ports base..base+1099 (helm_enterprise/sandbox/_paths.py)
-DEFAULT_BLOCK = range(26000, 26000 + SPAN)  # the shared sandbox's
 CLI = Path(sys.executable).parent / "helm-enterprise"
-
-
-def block_is_free(base: int) -> bool:
-    for port in range(base, base + SPAN):
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                return False
-    return True
-
-
-def free_port_base() -> int:
-    for base in range(14000, 31000 - SPAN, SPAN):
-        overlaps_default = base < DEFAULT_BLOCK.stop and DEFAULT_BLOCK.start < base + SPAN
-        if not overlaps_default and block_is_free(base):
-            return base
-    pytest.fail("no free block of 1100 loopback ports for a sandbox of its own")
 
 
 def git(cwd: Path, *args: str) -> str:

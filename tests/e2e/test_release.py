@@ -9,6 +9,9 @@ from pathlib import Path
 from helm_enterprise.audit import AuditLog
 from tests.e2e.conftest import REPO, Env, run_cli
 
+# How the failed update names the readiness wait that timed out (the Helm provider's words).
+READINESS_FAILED = "failed to become available within allocated timeout"
+
 
 def hello(namespace: str, **extra: object) -> dict[str, object]:
     return {
@@ -74,28 +77,40 @@ def test_readiness_failure_rolls_back_automatically(
     log = tmp_path / "audit.jsonl"
     p = project()
     p.config("helm-enterprise:audit", {"log": str(log), "recordPreviews": False})
-    p.releases([hello(namespace)])
+    p.releases([hello(namespace, values={"replicaCount": 1})])
     p.up()
-    # Pods of the new revision never become Ready: the readiness timeout fires and Helm's
-    # atomic upgrade rolls back to revision 1.
+    assert [pod["spec"]["nodeName"] for pod in sb.pods(namespace)] == ["a-real-0"]
+    # Pods of the new revision run on the real node but never become Ready (podinfo's
+    # --unready: its /readyz answers 503, the kubelet's readiness probe fails): the
+    # readiness timeout fires and Helm's atomic upgrade rolls back to revision 1.
     p.releases(
         [
             hello(
                 namespace,
-                values={"replicaCount": 2, "sandbox": {"neverReady": True}},
+                values={"replicaCount": 1, "sandbox": {"neverReady": True}},
                 timeouts={"readiness": "30s"},
             )
         ]
     )
     error = p.up_fails()
     assert "hello" in error
+    assert READINESS_FAILED in error, error[-2000:]
+    # The kubelet said why, on the real node: the readiness probe got podinfo's 503.
+    probes = [
+        e
+        for e in sb.kubectl_json("-n", namespace, "get", "events")["items"]
+        if e["reason"] == "Unhealthy" and e["message"].startswith("Readiness probe failed")
+    ]
+    assert probes, "no readiness probe failure recorded"
+    assert {e["source"].get("host") or e.get("reportingInstance") for e in probes} == {"a-real-0"}
+    assert "statuscode: 503" in probes[0]["message"]
     history = sb.helm_history("hello", namespace)
     assert [h["status"] for h in history][-2:] == ["failed", "deployed"]
     assert history[-1]["description"] == "Rollback to 1"
     dep = deployment(sb, namespace)
     annotations = dep["spec"]["template"]["metadata"].get("annotations", {})
     assert "sandbox.helm-enterprise.io/never-ready" not in annotations
-    assert dep["status"]["readyReplicas"] == 2
+    assert dep["status"]["readyReplicas"] == 1
     # Helm's own rollback is an audit event of its own: before and after, from/to/why.
     rollbacks = [r for r in AuditLog(log).records() if r["action"] == "rollback"]
     assert [(r["phase"], r["result"]) for r in rollbacks] == [
@@ -271,3 +286,22 @@ def test_failed_first_install_does_not_block_the_next_run(sb: Env, project, name
     out = p.up().outputs["releases"].value["hello"]
     assert out["status"] == "deployed"
     assert deployment(sb, namespace)["status"]["readyReplicas"] == 1
+
+
+def test_missing_image_fails_naming_the_pull_error(sb: Env, project, namespace: str) -> None:
+    """A tag the registry does not have: the real node's kubelet cannot pull it, and the
+    failed run says so (the registry's answer), not only that a timeout passed."""
+    p = project()
+    p.releases(
+        [
+            hello(
+                namespace,
+                timeouts={"readiness": "40s"},
+                values={"replicaCount": 1, "image": {"tag": "0.0.0-missing"}},
+            )
+        ]
+    )
+    error = p.up_fails()
+    assert "0.0.0-missing" in error, error[-3000:]
+    assert "ErrImagePull" in error or "ImagePullBackOff" in error, error[-3000:]
+    assert "not found" in error, error[-3000:]

@@ -47,6 +47,14 @@ def secret_data(sb: Env, namespace: str, release: str = "hello") -> dict[str, st
     return {k: base64.b64decode(v).decode() for k, v in data.items()}
 
 
+def workload_env(sb: Env, namespace: str, release: str = "hello") -> dict[str, str]:
+    """The environment of the pod behind the release's Service (podinfo's ``/env``, read
+    through the API server's service proxy). Holds secret values: compare, never print."""
+    resp = sb.service_get(namespace, release, "/env")
+    assert resp.status_code == 200, f"GET /env through the service proxy: {resp.status_code}"
+    return dict(item.split("=", 1) for item in resp.json() if "=" in item)
+
+
 def leaks(value: str, *texts: str) -> list[str]:
     """Where ``value`` appears: the given texts and every sandbox and audit log."""
     found = [f"text[{i}]" for i, t in enumerate(texts) if value in t]
@@ -82,6 +90,10 @@ def test_vault_secret_reaches_the_workload_and_nothing_else(
         == "user app"
     )
     assert leaks(value, p.export(), p.text, str(result.outputs)) == []
+    # The workload really got it: the pod on the real node has it in its environment.
+    first_pods = {pod["metadata"]["name"] for pod in sb.pods(namespace)}
+    sees_value = workload_env(sb, namespace).get("SECRET_PASSWORD") == value
+    assert sees_value, "the pod does not see the Vault value"
     # Rotation: a new Vault version rolls the pods on the next `pulumi up`.
     before = sb.kubectl_json("-n", namespace, "get", "deployment", "hello")
     rotated = f"pw-{pysecrets.token_hex(8)}"
@@ -96,6 +108,16 @@ def test_vault_secret_reaches_the_workload_and_nothing_else(
     assert after["metadata"]["generation"] > before["metadata"]["generation"]
     assert after["status"]["readyReplicas"] == 1
     assert secret_data(sb, namespace) == {"password": rotated}
+    # The NEW pod serves the rotated value (compared here, never printed).
+    # (The old pod may still be terminating: it is no endpoint of the Service any more.)
+    live = {
+        pod["metadata"]["name"]
+        for pod in sb.pods(namespace)
+        if not pod["metadata"].get("deletionTimestamp")
+    }
+    assert live and first_pods.isdisjoint(live), (first_pods, live)
+    sees_rotated = workload_env(sb, namespace).get("SECRET_PASSWORD") == rotated
+    assert sees_rotated, "the new pod does not see the rotated value"
     assert leaks(rotated, p.export(), p.text) == []
 
 

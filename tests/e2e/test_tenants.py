@@ -2,8 +2,9 @@
 
 Tenant users authenticate with client certificates signed by the cluster CA
 (``Cluster.user_kubeconfig``); RBAC, Pod Security admission, ResourceQuota/LimitRanger and
-ValidatingAdmissionPolicy are the API server's own. NetworkPolicies are stored but not
-enforced (the sandbox has no CNI), so their presence and shape are tested, not traffic.
+ValidatingAdmissionPolicy are the API server's own, and the chart's pods run for real on
+the cluster's real node. NetworkPolicies are stored but not enforced (the real node's CNI
+bridge plugin does not implement them), so their presence and shape are tested, not traffic.
 """
 
 from __future__ import annotations
@@ -89,14 +90,25 @@ def pod(name: str, namespace: str, cpu: str = "100m", privileged: bool = False) 
         "kind": "Pod",
         "metadata": {"name": name, "namespace": namespace},
         "spec": {
+            # The hello chart's pod as it would run on the real node (where admission, not
+            # a fake node, decides).
+            "nodeSelector": {"sandbox.helm-enterprise.io/node": "real"},
+            "tolerations": [
+                {
+                    "key": "sandbox.helm-enterprise.io/node",
+                    "operator": "Equal",
+                    "value": "real",
+                    "effect": "NoSchedule",
+                }
+            ],
             "containers": [
                 {
                     "name": "c",
-                    "image": "registry.local/library/nginx:1.25",
+                    "image": "registry.helm-enterprise.test/library/podinfo:6.9.2",
                     "resources": {"requests": {"cpu": cpu}, "limits": {"cpu": cpu}},
                     "securityContext": security,
                 }
-            ]
+            ],
         },
     }
 
@@ -109,13 +121,20 @@ def test_tenant_isolation_rbac_pss_quota(sb: Env, project) -> None:
         "helm-enterprise:tenants",
         [tenant(a, allowedStorageClasses=["fast"]), tenant(b, tier="medium")],
     )
-    p.releases([tenant_release(a, a_ns)])
+    one = {"replicaCount": 1}
+    p.releases([tenant_release(a, a_ns, values=one)])
     result = p.up()
     assert result.outputs["releases"].value["hello"]["status"] == "deployed"
     assert result.outputs["tenants"].value[a]["tier"] == "small"
-    # The restricted Pod Security Standard admits the chart's pods; the quota holds them.
+    # The restricted Pod Security Standard admits the chart's pod, and it runs for real:
+    # Ready on the real node, answering through its Service; the quota holds it.
     dep = sb.kubectl_json("-n", a_ns, "get", "deployment", "hello")
-    assert dep["status"]["readyReplicas"] == 2
+    assert dep["status"]["readyReplicas"] == 1
+    [running] = sb.pods(a_ns)
+    assert running["spec"]["nodeName"] == "a-real-0"
+    ready = {c["type"]: c["status"] for c in running["status"]["conditions"]}
+    assert ready["Ready"] == "True"
+    assert sb.service_get(a_ns, "hello", "/healthz").status_code == 200
     assert dep["metadata"]["labels"]["helm-enterprise.io/tenant"] == a
 
     # What the tenant got.
@@ -124,7 +143,7 @@ def test_tenant_isolation_rbac_pss_quota(sb: Env, project) -> None:
     assert labels["helm-enterprise.io/tenant"] == a
     quota = sb.kubectl_json("-n", a_ns, "get", "resourcequota", f"tenant-{a}")
     assert quota["spec"]["hard"]["requests.cpu"] == "2"
-    assert quota["status"]["used"]["pods"] == "2"
+    assert quota["status"]["used"]["pods"] == "1"
     limits = sb.kubectl_json("-n", a_ns, "get", "limitrange", f"tenant-{a}")
     assert limits["spec"]["limits"][0]["defaultRequest"] == {"cpu": "100m", "memory": "128Mi"}
     # NetworkPolicies: stored, not enforced here (no CNI) — their shape is what is checked.
@@ -189,7 +208,7 @@ def test_tenant_isolation_rbac_pss_quota(sb: Env, project) -> None:
     # (limits 200m each: 6 CPUs) in a namespace whose quota allows 20 pods and 4 CPUs.
     p.releases(
         [
-            tenant_release(a, a_ns),
+            tenant_release(a, a_ns, values=one),
             tenant_release(a, a_ns, name="big", values={"replicaCount": 30}),
         ]
     )

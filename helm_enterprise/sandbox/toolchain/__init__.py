@@ -32,7 +32,17 @@ from helm_enterprise.sandbox.toolchain._recipe import BuildContext, Recipe
 __all__ = ["Layout", "Recipe", "Toolchain", "all_recipes", "ensure", "status"]
 
 # Order matters only for progress output: the quick builds first.
-RECIPE_MODULES = ("kwok", "etcd", "helm", "pulumi", "kubernetes", "vault", "debian")
+RECIPE_MODULES = (
+    "kwok",
+    "cri_tools",
+    "etcd",
+    "helm",
+    "pulumi",
+    "kubernetes",
+    "vault",
+    "debian",
+    "images",
+)
 
 
 def all_recipes() -> list[Recipe]:

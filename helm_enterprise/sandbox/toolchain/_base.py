@@ -10,6 +10,8 @@ Cache layout (``$HELM_ENTERPRISE_CACHE`` or ``~/.cache/helm-enterprise``)::
 
     toolchain/
       bin/                 every binary the sandbox runs (put first on PATH)
+      cni-bin/             the CNI plugins of the real node (its CNI bin_dir)
+      images/<name>/       workload images as OCI layouts (+ <name>.tar, <name>.json)
       stamps/<family>.json what was built, from which recipe version, how long it took
       work/<family>/       Go wrapper modules and generated sources
       logs/<family>.log    full output of the last build of that family
@@ -46,6 +48,14 @@ class Layout:
     @property
     def bin(self) -> Path:
         return self.root / "bin"
+
+    @property
+    def cni_bin(self) -> Path:
+        return self.root / "cni-bin"
+
+    @property
+    def images(self) -> Path:
+        return self.root / "images"
 
     @property
     def stamps(self) -> Path:

@@ -36,6 +36,21 @@ def test_a_new_stack_gets_the_template_and_no_salt(work: Path) -> None:
     assert salt_of(target) is None
 
 
+def test_on_the_users_own_cluster_the_demo_chart_needs_no_sandbox(work: Path) -> None:
+    """The demo chart's image comes from podinfo's public registry and its Pods may run on
+    any node; the template's other values stay."""
+    target = write_stack_file(work, "quickstart", existing=False, own_cluster=True)
+    (release,) = config_of(target)["helm-enterprise:releases"]
+    (template,) = config_of(work / TEMPLATE)["helm-enterprise:releases"]
+    values = release["values"]
+    assert values["image"]["repository"] == "ghcr.io/stefanprodan/podinfo"
+    assert values["sandbox"]["node"] == ""
+    assert {k: v for k, v in values.items() if k not in ("image", "sandbox")} == template["values"]
+    assert {k: v for k, v in release.items() if k != "values"} == {
+        k: v for k, v in template.items() if k != "values"
+    }
+
+
 @pytest.mark.parametrize(("existing", "expected"), [(True, SALT), (False, None)])
 def test_the_salt_of_the_existing_file_is_kept_only_for_an_existing_stack(
     work: Path, existing: bool, expected: str | None

@@ -34,11 +34,13 @@ def test_release_mode_graph(platform: Platform) -> None:
     comp = run.one("helm-enterprise:index:Release")
     ns = run.one("kubernetes:core/v1:Namespace")
     rel = run.one(REL)
-    assert [r.type for r in run.resources] == [
-        "helm-enterprise:index:Release",
-        "kubernetes:core/v1:Namespace",
-        REL,
-    ]
+    types = [r.type for r in run.resources]
+    assert types[:2] == ["helm-enterprise:index:Release", "kubernetes:core/v1:Namespace"]
+    # The rollout watch runs next to the Helm release; their registration order may vary.
+    assert sorted(types[2:]) == sorted([REL, "pulumi-python:dynamic:Resource"])
+    watch = run.one("pulumi-python:dynamic:Resource")
+    assert watch.name == "web-rollout" and watch.parent == comp.urn
+    assert watch.inputs["deadline"] == 600 and ns.urn in watch.dependencies
     assert {ns.parent, rel.parent} == {comp.urn}
     assert ns.urn in rel.dependencies
     # Every object Helm applies passes the ownership post-renderer.
@@ -368,6 +370,6 @@ def test_health_check_rollback_waits_the_rollback_timeout(platform: Platform) ->
         ),
         preview=True,
     )
-    check = run.one("pulumi-python:dynamic:Resource")
+    [check] = [r for r in run.of_type("pulumi-python:dynamic:Resource") if r.name == "web-health"]
     assert check.inputs["deadline"] == 300  # the check itself: the release's readiness
     assert check.inputs["rollbackTimeout"] == 900  # its rollback: timeouts.rollback

@@ -3,8 +3,10 @@
 nginx (chart repository over HTTP/HTTPS with basic auth, and the front of Git smart HTTP),
 fcgiwrap + git-http-backend (Git over HTTP), openssh-server (Git over SSH), prometheus
 (metric health checks and canary analysis) and docker-registry (distribution v2.8: the OCI
-registry for Helm OCI charts) are stable, packaged, and nothing in the tests depends on a
-particular upstream release, so building them from Go modules would cost time for nothing.
+registry for Helm OCI charts), and containerd + runc + containernetworking-plugins (the
+container runtime and pod network of the sandbox's one real node) are stable, packaged,
+and nothing in the tests depends on a particular upstream release, so building them from
+Go modules would cost time for nothing.
 
 What the recipe does, and why:
 
@@ -23,7 +25,9 @@ What the recipe does, and why:
   any process of those binaries that appeared during the install is stopped.
   Packages that were already installed are not touched: their services are the owner's.
 * Symlinks the binaries into the toolchain ``bin/`` so the sandbox finds every tool in one
-  place. ``git-http-backend`` lives in ``/usr/lib/git-core`` (off PATH).
+  place. ``git-http-backend`` lives in ``/usr/lib/git-core`` (off PATH). The CNI plugins
+  the real node needs (bridge, host-local, loopback) are linked into ``cni-bin/`` next to
+  ``bin/``: a CNI ``bin_dir`` is searched by plugin name, so it gets a directory of its own.
 
 The install time goes to the family log and the stamp.
 """
@@ -53,8 +57,21 @@ BINARIES: dict[str, tuple[str, str]] = {
     "docker-registry": ("docker-registry", "/usr/bin/docker-registry"),
     "git": ("git", "/usr/bin/git"),
     "git-http-backend": ("git", "/usr/lib/git-core/git-http-backend"),
+    # The real sandbox node's container runtime (containerd 1.6 + runc 1.1).
+    "containerd": ("containerd", "/usr/bin/containerd"),
+    "containerd-shim-runc-v2": ("containerd", "/usr/bin/containerd-shim-runc-v2"),
+    "ctr": ("containerd", "/usr/bin/ctr"),
+    "runc": ("runc", "/usr/sbin/runc"),
 }
-PACKAGES = tuple(sorted({pkg for pkg, _ in BINARIES.values()}))
+# CNI plugins the real node uses, linked as <toolchain>/cni-bin/<name> (the node's CNI
+# bin_dir holds only these, not every plugin the package ships).
+CNI_PLUGINS: dict[str, tuple[str, str]] = {
+    name: ("containernetworking-plugins", f"/usr/lib/cni/{name}")
+    for name in ("bridge", "host-local", "loopback")
+}
+PACKAGES = tuple(
+    sorted({pkg for pkg, _ in BINARIES.values()} | {pkg for pkg, _ in CNI_PLUGINS.values()})
+)
 
 # The init services each package ships (systemd units and/or /etc/init.d scripts).
 SERVICES: dict[str, tuple[str, ...]] = {
@@ -63,6 +80,8 @@ SERVICES: dict[str, tuple[str, ...]] = {
     "openssh-server": ("ssh.socket", "ssh"),
     "prometheus": ("prometheus",),
     "docker-registry": ("docker-registry",),
+    "containerd": ("containerd",),
+    "containernetworking-plugins": ("cni-dhcp.socket", "cni-dhcp"),
 }
 
 POLICY_RC_D = Path("/usr/sbin/policy-rc.d")
@@ -135,7 +154,8 @@ def _build(ctx: BuildContext) -> None:
             raise ToolchainError(
                 f"debian: packages {missing} are missing and this is not a Debian/Ubuntu "
                 "system; install nginx, fcgiwrap, openssh-server, prometheus, "
-                "docker-registry (distribution v2) and git by other means"
+                "docker-registry (distribution v2), git, containerd 1.6, runc and the CNI "
+                "plugins (bridge, host-local, loopback) by other means"
             )
         if os.geteuid() != 0:
             raise ToolchainError(
@@ -144,7 +164,7 @@ def _build(ctx: BuildContext) -> None:
                 "then run the toolchain again (their services are not needed: "
                 "`sudo systemctl disable --now` them if your system started them)"
             )
-        paths = {BINARIES[b][1] for b in BINARIES if BINARIES[b][0] in missing}
+        paths = {path for pkg, path in BINARIES.values() if pkg in missing}
         before = _pids_of(paths)
         started = time.monotonic()
         with _services_forbidden(ctx):
@@ -163,11 +183,17 @@ def _build(ctx: BuildContext) -> None:
         ctx.log.note(f"installed {' '.join(missing)} in {time.monotonic() - started:.0f}s")
     else:
         ctx.log.note("all packages already installed")
-    for name, (pkg, path) in BINARIES.items():
+    _link_all(BINARIES, ctx.layout.bin)
+    _link_all(CNI_PLUGINS, ctx.layout.cni_bin)
+
+
+def _link_all(links: dict[str, tuple[str, str]], into: Path) -> None:
+    into.mkdir(parents=True, exist_ok=True)
+    for name, (pkg, path) in links.items():
         src = Path(path)
         if not src.exists():
             raise ToolchainError(f"debian: {pkg} is installed but {path} is missing")
-        dest = ctx.layout.bin / name
+        dest = into / name
         if dest.is_symlink() or dest.exists():
             dest.unlink()
         dest.symlink_to(src)
@@ -178,9 +204,18 @@ RECIPES = [
         family="debian",
         version="bookworm",
         binaries=tuple(BINARIES),
-        key=("debian", *PACKAGES, *(f"{b}={p}" for b, (_, p) in sorted(BINARIES.items())), "v1"),
+        key=(
+            "debian",
+            *PACKAGES,
+            *(f"{b}={p}" for b, (_, p) in sorted(BINARIES.items())),
+            *(f"cni-bin/{b}={p}" for b, (_, p) in sorted(CNI_PLUGINS.items())),
+            "v2",
+        ),
         build=_build,
         estimate_minutes=2,
-        description="Debian: nginx, fcgiwrap, openssh-server, prometheus, docker-registry, git",
+        description=(
+            "Debian: nginx, fcgiwrap, openssh-server, prometheus, docker-registry, git, "
+            "containerd, runc, CNI plugins"
+        ),
     )
 ]

@@ -1,4 +1,4 @@
-"""Kubernetes control plane: kube-apiserver, kube-controller-manager, kube-scheduler, kubectl.
+"""Kubernetes: kube-apiserver, kube-controller-manager, kube-scheduler, kubectl and kubelet.
 
 Built from the ``k8s.io/kubernetes`` module at one release through a wrapper module (see
 ``_go.py`` for why a wrapper). Workarounds, each forced by how Kubernetes publishes itself:
@@ -22,9 +22,11 @@ Built from the ``k8s.io/kubernetes`` module at one release through a wrapper mod
   release's publication time from the proxy, so the build stays reproducible.
 * **Build tags** ``selinux,notest,grpcnotrace`` are what ``hack/lib/golang.sh`` uses for
   release binaries (``grpcnotrace`` drops x/net/trace). CGO is off, as upstream builds these
-  four binaries statically.
-* All four mains are built by one ``go build`` so the two cores compile and link in
+  binaries statically.
+* All five mains are built by one ``go build`` so the two cores compile and link in
   parallel; they share one module graph because upstream ships them from one go.mod.
+  ``kubelet`` runs the sandbox's one real node (on containerd from the debian family); most
+  of its packages are already compiled for the control plane, so it adds little time.
 
 Version choice: 1.34 (latest patch the proxy serves), because the Pulumi Kubernetes provider
 in use (v4.25.0) is built against client-go 0.33/0.34 and is tested against servers of that
@@ -42,7 +44,7 @@ from helm_enterprise.sandbox.toolchain._recipe import BuildContext, Recipe
 
 MODULE = "k8s.io/kubernetes"
 VERSION = "v1.34.4"
-BINARIES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")
+BINARIES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kubelet")
 TAGS = ("selinux", "notest", "grpcnotrace")
 _STAGING_PREFIX = "./staging/src/"
 
@@ -121,7 +123,7 @@ def _build(ctx: BuildContext) -> None:
     commit = origin.get("Hash") if isinstance(origin, dict) else None
     outdir = ctx.out(BINARIES[0]).parent
     ldflags = ["-s", "-w", *version_ldflags(VERSION, str(release["Time"]), commit)]
-    # One `go build` for all four mains (GoWrapper.build takes one package): the go command
+    # One `go build` for all the mains (GoWrapper.build takes one package): the go command
     # then overlaps compiling one binary with linking another on the two cores.
     w.go(
         "build",
@@ -154,9 +156,9 @@ RECIPES = [
         family="kubernetes",
         version=VERSION,
         binaries=BINARIES,
-        key=(MODULE, VERSION, ",".join(TAGS), "ldflags-v1"),
+        key=(MODULE, VERSION, ",".join(TAGS), ",".join(BINARIES), "ldflags-v1"),
         build=_build,
         estimate_minutes=20,
-        description="Kubernetes control plane and kubectl",
+        description="Kubernetes control plane, kubectl and kubelet",
     )
 ]

@@ -1,0 +1,59 @@
+"""cri-tools: ``crictl``, the CRI client used to inspect the real node's containerd.
+
+The sandbox's real node runs pods through containerd's CRI plugin; ``crictl`` talks to the
+same socket the kubelet uses (pods, containers, images, logs, exec), which is what a person
+or a test needs when a pod on that node misbehaves. v1.34 matches the kubelet's minor
+version and speaks CRI v1, which containerd 1.6 serves.
+
+The module has no replace directives (upstream builds from its vendor/ tree, which the
+module zip does not ship), so the wrapper only pins the version, enforces upstream's
+go.sum and keeps the build flags uniform. The version variable is the one upstream's
+Makefile sets (``-X sigs.k8s.io/cri-tools/pkg/version.Version``); without it
+``crictl --version`` reports ``unknown``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from helm_enterprise.errors import ToolchainError
+from helm_enterprise.sandbox.toolchain._go import parse_directives
+from helm_enterprise.sandbox.toolchain._recipe import BuildContext, Recipe
+
+MODULE = "sigs.k8s.io/cri-tools"
+VERSION = "v1.34.0"
+
+
+def _build(ctx: BuildContext) -> None:
+    w = ctx.wrapper("helm-enterprise-toolchain/cri-tools")
+    w.init()
+    spec = f"{MODULE}@{VERSION}"
+    info = w.download(spec)
+    if parse_directives(Path(str(info["GoMod"])).read_text())["replace"]:
+        raise ToolchainError(
+            f"{spec}: go.mod now has replace directives; re-state them in the cri-tools recipe",
+            log_path=w.log.path,
+        )
+    w.require(spec)
+    w.seed_sums(Path(str(info["Dir"])))
+    w.blank_imports([f"{MODULE}/cmd/crictl"])
+    w.tidy()
+    out = w.build(
+        f"{MODULE}/cmd/crictl",
+        ctx.out("crictl"),
+        ldflags=[f"-X {MODULE}/pkg/version.Version={VERSION}"],
+    )
+    ctx.install(out)
+
+
+RECIPES = [
+    Recipe(
+        family="cri-tools",
+        version=VERSION,
+        binaries=("crictl",),
+        key=(MODULE, VERSION, "ldflags-v1"),
+        build=_build,
+        estimate_minutes=2,
+        description="crictl (CRI client for the real node's containerd)",
+    )
+]
