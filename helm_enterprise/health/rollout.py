@@ -1,19 +1,21 @@
-"""The rollout watch: while Helm waits for a release's Pods, say why they cannot be Ready.
+"""The rollout watch: when Helm's wait for a release's Pods fails, say why they were not Ready.
 
 Helm's readiness wait (and so the Helm provider's error) only says that the time ran out:
 ``failed to become available within allocated timeout ... context deadline exceeded``. The
 Pods know why: an image that cannot be pulled (with the registry's answer), a container that
 crashes or cannot be created, a Pod that no node accepts. This dynamic resource runs next to
 the Helm release — not after it, which would never run when the release fails — and lists
-the release's Pods every two seconds while Helm works on a new revision. When a Pod stays
-stuck for a few seconds (:data:`STUCK_FOR`; the kubelet's own back-off has already retried
-by then) it fails the step with the Pods' reasons, so the failed ``pulumi up`` names them
-next to Helm's timeout. Helm keeps waiting and, with ``atomic``, still rolls back.
+the release's Pods every two seconds while Helm works on this run's revision, remembering
+the Pods stuck for at least :data:`STUCK_FOR` seconds. It only ever adds to a failure:
+when Helm marks the revision failed (or removes a failed install) while Pods were stuck,
+it fails its step with the Pods' reasons, so the failed ``pulumi up`` names them next to
+Helm's timeout. A rollout that recovers (a slow registry, a Pod that waits for a node to be
+added) and that Helm reports deployed ends the watch quietly.
 
-It ends quietly when the revision Helm made for this run is deployed or failed (Helm
-reports a failure itself), when Helm started no revision within :data:`GRACE` seconds (the
-run changed nothing Helm deploys), at the readiness deadline, or when the cluster cannot be
-reached (the release reports that). It changes nothing in the cluster.
+It also ends quietly when Helm started no revision within :data:`GRACE` seconds (the run
+changed nothing Helm deploys), when the readiness deadline and :data:`AFTER` have passed,
+or when the cluster has not answered for :data:`LOST` seconds (the release reports that;
+shorter silences are skipped). It changes nothing in the cluster.
 
 Its trigger is a digest of what makes Helm deploy (chart, version, values): it runs exactly
 when the Helm release is created or updated, never on a run that changes nothing.
@@ -21,14 +23,16 @@ when the Helm release is created or updated, never on a run that changes nothing
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi.dynamic as dyn
+import urllib3
+from kubernetes.client.exceptions import ApiException
 
 from helm_enterprise.errors import HelmEnterpriseError
 from helm_enterprise.kube import helm_storage
@@ -40,41 +44,66 @@ __all__ = ["RolloutStuckError", "RolloutWatchResource", "Watch", "watch"]
 POLL = 2.0
 STUCK_FOR = 6.0
 GRACE = 30.0
-# A revision deployed this long before the watch started is still this run's (Helm can
+# Helm marks the revision failed when its wait ends; the watch looks that long past the
+# readiness deadline for it (an atomic rollback or uninstall follows).
+AFTER = 60.0
+# A revision updated this long before the watch started is still this run's (Helm can
 # finish a quick upgrade before the dynamic-provider plugin has started).
 RECENT = dt.timedelta(seconds=60)
-DONE = frozenset({"deployed", "superseded", "failed", "uninstalled"})
+SUCCEEDED = frozenset({"deployed", "superseded"})
+FAILED = frozenset({"failed", "uninstalled"})
 RELEASE_LABELS = ("app.kubernetes.io/instance", "helm-enterprise.io/release")
+# A round in which the cluster does not answer tells nothing; the watch goes on, unless
+# the cluster stays silent for LOST seconds (Helm cannot record its outcome meanwhile).
+UNANSWERED = (ApiException, HelmEnterpriseError, urllib3.exceptions.HTTPError, OSError)
+LOST = 20.0
 
 
 class RolloutStuckError(HelmEnterpriseError):
-    """The release's Pods cannot become Ready, for the reasons named."""
+    """The release's Pods could not become Ready, for the reasons named."""
 
 
-@dataclass
+@dataclasses.dataclass
 class Watch:
-    """The state of one watch: what is stuck since when (pure; :func:`watch` feeds it)."""
+    """What one watch knows (pure; :func:`watch` feeds it): this run's revision once seen,
+    since when each problem is seen, and the stuck problems of the last round in which the
+    release had Pods (the rollback that follows a failure deletes them)."""
 
     started_at: dt.datetime
     base_revision: int
-    first_seen: dict[tuple[str, str | None, str], float]
+    revision: int | None = None
+    first_seen: dict[tuple[str, str | None, str], float] = dataclasses.field(default_factory=dict)
+    stuck: list[PodProblem] = dataclasses.field(default_factory=list)
 
-    def ours(self, latest: helm_storage.HelmRecord | None) -> bool:
-        """Whether ``latest`` is the revision this run's Helm release makes."""
-        if latest is None:
-            return False
-        if latest.revision > self.base_revision:
-            return True
-        return latest.updated is not None and latest.updated >= self.started_at - RECENT
+    def outcome(self, history: list[helm_storage.HelmRecord]) -> str | None:
+        """``succeeded`` or ``failed`` once this run's revision ended, else None."""
+        if self.revision is None:
+            newer = [r for r in history if r.revision > self.base_revision]
+            latest = history[-1] if history else None
+            if newer:
+                self.revision = newer[0].revision
+            elif latest and latest.updated and latest.updated >= self.started_at - RECENT:
+                self.revision = latest.revision
+            else:
+                return None
+        mine = [r for r in history if r.revision == self.revision]
+        if not mine:
+            return "failed"  # a failed install that Helm (atomic) uninstalled
+        if mine[0].status in SUCCEEDED:
+            return "succeeded"
+        return "failed" if mine[0].status in FAILED else None
 
-    def stuck(self, problems: list[PodProblem], now: float) -> list[PodProblem]:
-        """The problems seen for at least :data:`STUCK_FOR` seconds (others are forgotten)."""
-        keys = {(p.pod, p.container, p.reason): p for p in problems}
-        self.first_seen = {k: self.first_seen.get(k, now) for k in keys}
-        return [p for k, p in keys.items() if now - self.first_seen[k] >= STUCK_FOR]
+    def observe(self, pods: list[Mapping[str, Any]], now: float) -> None:
+        """One round's Pods of the release: remember what is stuck for :data:`STUCK_FOR`."""
+        live = [p for p in pods if not (p.get("metadata") or {}).get("deletionTimestamp")]
+        problems = {(p.pod, p.container, p.reason): p for p in pod_problems(live)}
+        self.first_seen = {k: self.first_seen.get(k, now) for k in problems}
+        if live:
+            self.stuck = [p for k, p in problems.items() if now - self.first_seen[k] >= STUCK_FOR]
 
 
-def _release_pods(items: list[Mapping[str, Any]], release: str) -> list[Mapping[str, Any]]:
+def release_pods(items: list[Mapping[str, Any]], release: str) -> list[Mapping[str, Any]]:
+    """The Pods among ``items`` labelled as the release's."""
     return [
         pod
         for pod in items
@@ -86,48 +115,69 @@ def _release_pods(items: list[Mapping[str, Any]], release: str) -> list[Mapping[
 
 
 def watch(
-    release: str,
-    namespace: str,
+    where: str,
+    read_history: Callable[[], list[helm_storage.HelmRecord]],
+    read_pods: Callable[[], list[Mapping[str, Any]]],
     deadline_seconds: float,
-    access: ClusterAccess,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
 ) -> str:
     """Watch until one of the ends in the module docstring; raise
-    :class:`RolloutStuckError` naming stuck Pods. Returns how it ended."""
+    :class:`RolloutStuckError` naming the stuck Pods when this run's revision failed (or
+    the deadline passed) while they were stuck. Returns how it ended."""
+    start = clock()
+    state: Watch | None = None
+    silent_since: float | None = None
+    while clock() - start < deadline_seconds + AFTER:
+        try:
+            history = read_history()
+            if state is None:
+                base = history[-1].revision if history else 0
+                state = Watch(started_at=now(), base_revision=base)
+            ended = state.outcome(history)
+            if ended == "succeeded":
+                return f"revision {state.revision} deployed"
+            if ended == "failed":
+                break
+            if state.revision is None and clock() - start > GRACE:
+                return "no new revision"
+            state.observe(read_pods(), clock())
+            silent_since = None
+        except UNANSWERED:
+            silent_since = clock() if silent_since is None else silent_since
+            if clock() - silent_since >= LOST:
+                return "cluster not reachable"
+        sleep(POLL)
+    if state is not None and state.stuck:
+        raise RolloutStuckError(
+            f"{where}: the new Pods could not become Ready: "
+            + "; ".join(p.line() for p in state.stuck)
+        )
+    return "failed" if state is not None and state.revision is not None else "deadline"
+
+
+def watch_cluster(release: str, namespace: str, deadline: float, access: ClusterAccess) -> str:
+    """:func:`watch` of one release in one cluster."""
     import kubernetes.client as k8s
 
-    api = access.reachable_client()
+    api = access.api_client()
     if api is None:
-        return "cluster not reachable"
+        return "no kubeconfig"
+    core = k8s.CoreV1Api(api)
+
+    def pods() -> list[Mapping[str, Any]]:
+        answer = core.list_namespaced_pod(namespace, _request_timeout=15)
+        items = api.sanitize_for_serialization(answer).get("items", [])
+        return release_pods(items, release)
+
     try:
-        start = clock()
-        hist = helm_storage.history(api, namespace, release)
-        state = Watch(
-            started_at=dt.datetime.now(dt.UTC),
-            base_revision=hist[-1].revision if hist else 0,
-            first_seen={},
+        return watch(
+            f"{namespace}/{release}",
+            lambda: helm_storage.history(api, namespace, release),
+            pods,
+            deadline,
         )
-        core = k8s.CoreV1Api(api)
-        while clock() - start < deadline_seconds:
-            hist = helm_storage.history(api, namespace, release)
-            latest = hist[-1] if hist else None
-            ours = state.ours(latest)
-            if ours and latest is not None and latest.status in DONE:
-                return f"revision {latest.revision} {latest.status}"
-            if not ours and clock() - start > GRACE:
-                return "no new revision"
-            pods = api.sanitize_for_serialization(
-                core.list_namespaced_pod(namespace, _request_timeout=15)
-            ).get("items", [])
-            stuck = state.stuck(pod_problems(_release_pods(pods, release)), clock())
-            if stuck:
-                raise RolloutStuckError(
-                    f"{namespace}/{release}: the new Pods cannot become Ready: "
-                    + "; ".join(p.line() for p in stuck)
-                )
-            sleep(POLL)
-        return "deadline"
     finally:
         api.close()
 
@@ -137,7 +187,9 @@ class RolloutWatchProvider(dyn.ResourceProvider):
 
     def _watch(self, props: dict[str, Any]) -> dict[str, Any]:
         access = ClusterAccess(props.get("kubeconfig") or None, props.get("context") or None)
-        ended = watch(props["release"], props["namespace"], float(props["deadline"]), access)
+        ended = watch_cluster(
+            props["release"], props["namespace"], float(props["deadline"]), access
+        )
         return {**props, "ended": ended}
 
     def create(self, props: dict[str, Any]) -> dyn.CreateResult:

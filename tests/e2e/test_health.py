@@ -180,7 +180,7 @@ def test_healthy_rollout_records_measurements_as_outputs(
     p.releases([hello(namespace, values={"replicaCount": 1}, health=checks(prometheus, namespace))])
     p.up()
     state = p.export_json()
-    health = [r for r in state["resources"] if r["type"].startswith("pulumi-python:dynamic")]
+    health = [r for r in state["resources"] if r["urn"].endswith("::hello-health")]
     assert len(health) == 1
     outputs = health[0]["outputs"]
     assert outputs["state"] == "healthy"
@@ -188,9 +188,7 @@ def test_healthy_rollout_records_measurements_as_outputs(
     # A no-op run does not re-run the checks (no new revision).
     before = outputs["seconds"]
     p.up()
-    again = [
-        r for r in p.export_json()["resources"] if r["type"].startswith("pulumi-python:dynamic")
-    ]
+    again = [r for r in p.export_json()["resources"] if r["urn"].endswith("::hello-health")]
     assert again[0]["outputs"]["seconds"] == before
 
 

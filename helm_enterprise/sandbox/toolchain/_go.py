@@ -108,6 +108,18 @@ class GoWrapper:
             )
         return info
 
+    def download_plain(self, spec: str, recipe: str) -> dict[str, object]:
+        """:meth:`download` of a module that builds as published: one whose go.mod has
+        ``replace`` directives (a new version may add some) is refused, naming the recipe
+        that must re-state them."""
+        info = self.download(spec)
+        if parse_directives(Path(str(info["GoMod"])).read_text())["replace"]:
+            raise ToolchainError(
+                f"{spec}: go.mod now has replace directives; re-state them in the {recipe} recipe",
+                log_path=self.log.path,
+            )
+        return info
+
     def upstream_gomod(self, spec: str) -> str:
         info = self.download(spec)
         return Path(str(info["GoMod"])).read_text()

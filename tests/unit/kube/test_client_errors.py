@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import json
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ from helm_enterprise.errors import (
 from helm_enterprise.kube import helm_storage
 from helm_enterprise.kube.client import ClusterAccess, api_error, client_identity
 from helm_enterprise.tenancy.live import read_namespace, read_namespaces
+from tests.unit.kube.statuses import status_body
 
 TOKEN = "s3cr3t-bearer-token-value"  # a canary that must never be printed
 
@@ -97,17 +97,7 @@ def answer(status: int, message: str, reason: str = "") -> ApiException:
     reason = reason or {401: "Unauthorized", 403: "Forbidden"}.get(status, "Error")
     err = ApiException(status=status, reason=reason)
     err.headers = {"Authorization": f"Bearer {TOKEN}", "Audit-Id": "x"}
-    err.body = json.dumps(
-        {
-            "kind": "Status",
-            "apiVersion": "v1",
-            "metadata": {},
-            "status": "Failure",
-            "message": message,
-            "reason": reason,
-            "code": status,
-        }
-    )
+    err.body = status_body(status, reason, message)
     return err
 
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from helm_enterprise.errors import ClusterUnavailableError
 from helm_enterprise.kube.client import ClusterAccess
 from helm_enterprise.kube.proxy import Answered, ServiceProxyClient, classify, service_proxy_path
+from tests.unit.kube.statuses import status_body
 
 
 @pytest.mark.parametrize(
@@ -26,19 +25,7 @@ def test_service_proxy_path(port: str | int | None, path: str, expected: str) ->
 
 
 def status(code: int, reason: str, message: str, **details: str) -> bytes:
-    """A ``Status`` as the API server writes it (responsewriters.ErrorNegotiated)."""
-    return json.dumps(
-        {
-            "kind": "Status",
-            "apiVersion": "v1",
-            "metadata": {},
-            "status": "Failure",
-            "message": message,
-            "reason": reason,
-            **({"details": details} if details else {}),
-            "code": code,
-        }
-    ).encode()
+    return status_body(code, reason, message, **details).encode()
 
 
 @pytest.mark.parametrize(

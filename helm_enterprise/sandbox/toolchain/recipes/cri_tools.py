@@ -16,8 +16,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from helm_enterprise.errors import ToolchainError
-from helm_enterprise.sandbox.toolchain._go import parse_directives
 from helm_enterprise.sandbox.toolchain._recipe import BuildContext, Recipe
 
 MODULE = "sigs.k8s.io/cri-tools"
@@ -28,12 +26,7 @@ def _build(ctx: BuildContext) -> None:
     w = ctx.wrapper("helm-enterprise-toolchain/cri-tools")
     w.init()
     spec = f"{MODULE}@{VERSION}"
-    info = w.download(spec)
-    if parse_directives(Path(str(info["GoMod"])).read_text())["replace"]:
-        raise ToolchainError(
-            f"{spec}: go.mod now has replace directives; re-state them in the cri-tools recipe",
-            log_path=w.log.path,
-        )
+    info = w.download_plain(spec, "cri-tools")
     w.require(spec)
     w.seed_sums(Path(str(info["Dir"])))
     w.blank_imports([f"{MODULE}/cmd/crictl"])

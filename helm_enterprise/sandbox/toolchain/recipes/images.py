@@ -35,7 +35,7 @@ from pathlib import Path
 
 from helm_enterprise.errors import ToolchainError
 from helm_enterprise.sandbox.images import FileEntry, write_image
-from helm_enterprise.sandbox.toolchain._go import go_env, parse_directives
+from helm_enterprise.sandbox.toolchain._go import go_env
 from helm_enterprise.sandbox.toolchain._recipe import BuildContext, Recipe
 
 PODINFO_MODULE = "github.com/stefanprodan/podinfo"
@@ -99,12 +99,7 @@ def _build_podinfo(ctx: BuildContext, arch: str) -> None:
     w = ctx.wrapper("helm-enterprise-toolchain/podinfo", subdir="podinfo")
     w.init()
     spec = f"{PODINFO_MODULE}@{PODINFO_VERSION}"
-    info = w.download(spec)
-    if parse_directives(Path(str(info["GoMod"])).read_text())["replace"]:
-        raise ToolchainError(
-            f"{spec}: go.mod now has replace directives; re-state them in the images recipe",
-            log_path=w.log.path,
-        )
+    info = w.download_plain(spec, "images")
     src = Path(str(info["Dir"]))
     tag = podinfo_version((src / "pkg" / "version" / "version.go").read_text())
     revision = pseudo_version_commit(PODINFO_VERSION)

@@ -1,0 +1,142 @@
+"""The rollout watch: it names stuck Pods only when Helm's revision fails, never fails a
+rollout that Helm finishes, and a round without an answer from the cluster changes nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import urllib3
+
+from helm_enterprise.health.rollout import LOST, POLL, STUCK_FOR, RolloutStuckError, watch
+from helm_enterprise.kube.helm_storage import HelmRecord
+
+NOW = dt.datetime(2026, 12, 6, 12, 0, tzinfo=dt.UTC)
+PULL = 'failed to pull and unpack image "r.test/web:9": not found'
+
+
+def rec(revision: int, status: str, age: float = 3600.0) -> HelmRecord:
+    updated = NOW - dt.timedelta(seconds=age)
+    return HelmRecord("web", "shop", revision, status, "web", "1.0.0", "", updated, f"s{revision}")
+
+
+def pod(reason: str | None = None, *, deleting: bool = False) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": "web-1", "namespace": "shop"}
+    if deleting:
+        meta["deletionTimestamp"] = "2026-12-06T12:00:00Z"
+    state = {"waiting": {"reason": reason, "message": PULL}} if reason else {"running": {}}
+    return {"metadata": meta, "status": {"containerStatuses": [{"name": "web", "state": state}]}}
+
+
+class Script:
+    """A fake clock and the cluster's answers round by round (the last one repeats)."""
+
+    def __init__(self, rounds: list[tuple[list[HelmRecord], list[dict[str, Any]]] | Exception]):
+        self.rounds, self.i, self.t = rounds, 0, 0.0
+
+    def _round(self) -> tuple[list[HelmRecord], list[dict[str, Any]]] | Exception:
+        return self.rounds[min(self.i, len(self.rounds) - 1)]
+
+    def history(self) -> list[HelmRecord]:
+        r = self._round()
+        if isinstance(r, Exception):
+            raise r
+        return r[0]
+
+    def pods(self) -> list[dict[str, Any]]:
+        r = self._round()
+        assert not isinstance(r, Exception)
+        return r[1]
+
+    def sleep(self, seconds: float) -> None:
+        self.t += seconds
+        self.i += 1
+
+    def run(self, deadline: float = 120.0) -> str:
+        clock: Callable[[], float] = lambda: self.t  # noqa: E731
+        return watch("shop/web", self.history, self.pods, deadline, clock, self.sleep, lambda: NOW)
+
+
+STUCK_ROUNDS = int(STUCK_FOR / POLL) + 1
+
+
+def test_a_failed_upgrade_with_pods_stuck_on_the_pull_names_the_registrys_answer() -> None:
+    before = [rec(1, "deployed")]
+    upgrading = [rec(1, "deployed"), rec(2, "pending-upgrade", 0)]
+    failed = [rec(1, "superseded"), rec(2, "failed", 0), rec(3, "deployed", 0)]  # atomic
+    script = Script(
+        [(before, [])]
+        + [(upgrading, [pod("ErrImagePull")])] * STUCK_ROUNDS
+        + [(upgrading, [pod("ImagePullBackOff", deleting=True)]), (failed, [])]
+    )
+    with pytest.raises(RolloutStuckError) as err:
+        script.run()
+    assert str(err.value).startswith("shop/web: the new Pods could not become Ready: Pod ")
+    assert "container web: ErrImagePull: " + PULL in str(err.value)
+
+
+def test_a_failed_install_that_helm_uninstalled_is_a_failure_too() -> None:
+    installing = [rec(1, "pending-install", 0)]
+    script = Script([([], [])] + [(installing, [pod("ErrImagePull")])] * STUCK_ROUNDS + [([], [])])
+    with pytest.raises(RolloutStuckError, match="ErrImagePull"):
+        script.run()
+
+
+def test_pods_that_recover_before_helm_finishes_fail_nothing() -> None:
+    """A slow registry: the pull fails for a while, then works, and Helm deploys."""
+    upgrading = [rec(1, "deployed"), rec(2, "pending-upgrade", 0)]
+    script = Script(
+        [([rec(1, "deployed")], [])]
+        + [(upgrading, [pod("ImagePullBackOff")])] * (STUCK_ROUNDS + 2)
+        + [(upgrading, [pod()]), ([rec(1, "superseded"), rec(2, "deployed", 0)], [pod()])]
+    )
+    assert script.run() == "revision 2 deployed"
+
+
+def test_a_failure_without_stuck_pods_is_left_to_helm() -> None:
+    upgrading = [rec(1, "deployed"), rec(2, "pending-upgrade", 0)]
+    script = Script(
+        [([rec(1, "deployed")], [])]
+        + [(upgrading, [pod("ErrImagePull")])]  # seen once: not stuck yet
+        + [(upgrading, [pod()])] * 3
+        + [([rec(1, "deployed"), rec(2, "failed", 0)], [])]
+    )
+    assert script.run() == "failed"
+
+
+def test_no_new_revision_ends_the_watch_after_the_grace_period() -> None:
+    script = Script([([rec(1, "deployed")], [pod("ErrImagePull")])])
+    assert script.run() == "no new revision"
+    assert script.t < 40
+
+
+def test_a_revision_helm_finished_before_the_watch_started_is_this_runs() -> None:
+    script = Script([([rec(1, "superseded"), rec(2, "deployed", age=5)], [])])
+    assert script.run() == "revision 2 deployed"
+    assert script.t == 0
+
+
+def test_rounds_without_an_answer_are_skipped_and_pods_stuck_to_the_deadline_are_named() -> None:
+    upgrading = [rec(1, "deployed"), rec(2, "pending-upgrade", 0)]
+    script = Script(
+        [
+            ([rec(1, "deployed")], []),
+            urllib3.exceptions.MaxRetryError(None, "/", None),
+            (upgrading, [pod("CrashLoopBackOff")]),
+        ]
+    )
+    with pytest.raises(RolloutStuckError, match="CrashLoopBackOff"):
+        script.run(deadline=30)
+    assert script.t >= 30
+
+
+def test_a_cluster_silent_for_long_ends_the_watch_quietly() -> None:
+    """An outage while Helm waits: Helm cannot record its outcome, so the watch stops
+    instead of holding the run until the deadline."""
+    upgrading = [rec(1, "deployed"), rec(2, "pending-upgrade", 0)]
+    down = urllib3.exceptions.MaxRetryError(None, "/", None)
+    script = Script([([rec(1, "deployed")], []), (upgrading, [pod("ErrImagePull")]), down])
+    assert script.run(deadline=600) == "cluster not reachable"
+    assert LOST <= script.t < LOST + 3 * POLL
