@@ -34,8 +34,11 @@ Rules every raise follows:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pulumi
 
@@ -54,6 +57,29 @@ class HelmEnterpriseError(pulumi.RunError):
     It derives from :class:`pulumi.RunError` so that inside a Pulumi program a user
     mistake ends the run with its one-line message instead of a Python traceback.
     """
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def message_only(method: _F) -> _F:
+    """For the methods of a dynamic provider: an error of ours that they raise reaches the
+    user as its message, without a Python traceback.
+
+    Pulumi's dynamic-provider host reports any exception as ``traceback.format_exc()``,
+    which honours ``sys.tracebacklimit``; it is set to 0 in that process (which runs only
+    the program's dynamic resources) when one of our errors passes. Other exceptions keep
+    their traceback, as long as none of ours was raised before them."""
+
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except HelmEnterpriseError:
+            sys.tracebacklimit = 0
+            raise
+
+    return wrapper  # type: ignore[return-value]
 
 
 class ConfigError(HelmEnterpriseError):

@@ -24,7 +24,7 @@ import pulumi.dynamic as dyn
 from helm_enterprise.audit import emit, resolve_actor
 from helm_enterprise.config._base import validate_model
 from helm_enterprise.config.health import HealthPolicy
-from helm_enterprise.errors import HealthCheckError, HelmEnterpriseError
+from helm_enterprise.errors import HealthCheckError, HelmEnterpriseError, message_only
 from helm_enterprise.health import HealthReport, HealthState, evaluate
 from helm_enterprise.kube import helm_storage
 from helm_enterprise.kube.client import ClusterAccess
@@ -119,6 +119,7 @@ def run_checks(props: dict[str, Any]) -> dict[str, Any]:
 class HealthCheckProvider(dyn.ResourceProvider):
     """Dynamic provider: create/update run the checks; diff triggers on a new revision."""
 
+    @message_only
     def create(self, props: dict[str, Any]) -> dyn.CreateResult:
         outs = run_checks(props)
         return dyn.CreateResult(id_=f"{props['namespace']}/{props['release']}", outs=outs)
@@ -130,6 +131,7 @@ class HealthCheckProvider(dyn.ResourceProvider):
             changes=bool(changed), replaces=[], stables=[], delete_before_replace=False
         )
 
+    @message_only
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> dyn.UpdateResult:
         return dyn.UpdateResult(outs=run_checks(news))
 

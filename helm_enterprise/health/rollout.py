@@ -34,7 +34,7 @@ import pulumi.dynamic as dyn
 import urllib3
 from kubernetes.client.exceptions import ApiException
 
-from helm_enterprise.errors import HelmEnterpriseError
+from helm_enterprise.errors import HelmEnterpriseError, message_only
 from helm_enterprise.kube import helm_storage
 from helm_enterprise.kube.client import ClusterAccess
 from helm_enterprise.kube.pods import PodProblem, pod_problems
@@ -72,7 +72,9 @@ class Watch:
     started_at: dt.datetime
     base_revision: int
     revision: int | None = None
-    first_seen: dict[tuple[str, str | None, str], float] = dataclasses.field(default_factory=dict)
+    # Per Pod and container, whatever the reason: the kubelet alternates ErrImagePull and
+    # ImagePullBackOff, which is one problem.
+    first_seen: dict[tuple[str, str | None], float] = dataclasses.field(default_factory=dict)
     stuck: list[PodProblem] = dataclasses.field(default_factory=list)
 
     def outcome(self, history: list[helm_storage.HelmRecord]) -> str | None:
@@ -96,7 +98,7 @@ class Watch:
     def observe(self, pods: list[Mapping[str, Any]], now: float) -> None:
         """One round's Pods of the release: remember what is stuck for :data:`STUCK_FOR`."""
         live = [p for p in pods if not (p.get("metadata") or {}).get("deletionTimestamp")]
-        problems = {(p.pod, p.container, p.reason): p for p in pod_problems(live)}
+        problems = {(p.pod, p.container): p for p in pod_problems(live)}
         self.first_seen = {k: self.first_seen.get(k, now) for k in problems}
         if live:
             self.stuck = [p for k, p in problems.items() if now - self.first_seen[k] >= STUCK_FOR]
@@ -192,6 +194,7 @@ class RolloutWatchProvider(dyn.ResourceProvider):
         )
         return {**props, "ended": ended}
 
+    @message_only
     def create(self, props: dict[str, Any]) -> dyn.CreateResult:
         outs = self._watch(props)
         return dyn.CreateResult(id_=f"{props['namespace']}/{props['release']}", outs=outs)
@@ -203,6 +206,7 @@ class RolloutWatchProvider(dyn.ResourceProvider):
             changes=bool(changed), replaces=[], stables=[], delete_before_replace=False
         )
 
+    @message_only
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> dyn.UpdateResult:
         return dyn.UpdateResult(outs=self._watch(news))
 

@@ -279,14 +279,20 @@ def containerd_config(
 
 
 def hosts_toml(registry: RegistryAccess) -> str:
-    """``certs.d/<REGISTRY_HOST>/hosts.toml``: the name resolves to the loopback registry."""
-    url = f"https://{registry.host}"
+    """``certs.d/<REGISTRY_HOST>/hosts.toml``: the name resolves to the loopback registry.
+
+    The CA is given twice: containerd tries the ``[host]`` entries and then the ``server``,
+    so a tag the registry answers 404 for is asked again at the server, and without a CA of
+    its own that retry's TLS error would replace "not found" in the kubelet's message.
+    containerd 1.6 refuses a file without a ``[host]`` entry ("invalid `host` tree")."""
+    url, ca = _q(f"https://{registry.host}"), _q(registry.ca_file)
     return "\n".join(
         [
-            f"server = {_q(url)}",
-            f"[host.{_q(url)}]",
+            f"server = {url}",
+            f"ca = {ca}",
+            f"[host.{url}]",
             '  capabilities = ["pull", "resolve"]',
-            f"  ca = {_q(registry.ca_file)}",
+            f"  ca = {ca}",
             "",
         ]
     )
@@ -652,12 +658,13 @@ class RealNode:
     # -- files ------------------------------------------------------------------------
 
     def _registry(self) -> RegistryAccess:
-        from helm_enterprise.sandbox.chartrepo import ChartRepository, ca_bundle
+        from helm_enterprise.sandbox.chartrepo import ChartRepository
 
         repo = ChartRepository(self.cluster.toolchain)
         return RegistryAccess(
             port=repo.ports.registry,
-            ca_file=ca_bundle(),
+            # The sandbox CA alone: containerd reads it on every pull.
+            ca_file=repo.ca_file,
             username=repo.username,
             password=repo.password,
         )

@@ -103,7 +103,8 @@ def test_readiness_failure_rolls_back_automatically(
     ]
     assert probes, "no readiness probe failure recorded"
     assert {e["source"].get("host") or e.get("reportingInstance") for e in probes} == {"a-real-0"}
-    assert "statuscode: 503" in probes[0]["message"]
+    # (The first probe may come before podinfo listens: connection refused.)
+    assert any("statuscode: 503" in e["message"] for e in probes), probes
     history = sb.helm_history("hello", namespace)
     assert [h["status"] for h in history][-2:] == ["failed", "deployed"]
     assert history[-1]["description"] == "Rollback to 1"
@@ -304,4 +305,5 @@ def test_missing_image_fails_naming_the_pull_error(sb: Env, project, namespace: 
     error = p.up_fails()
     assert "0.0.0-missing" in error, error[-3000:]
     assert "ErrImagePull" in error or "ImagePullBackOff" in error, error[-3000:]
-    assert "not found" in error, error[-3000:]
+    assert "not found" in error, error[-3000:]  # the registry's answer, through the kubelet
+    assert "Traceback" not in error, error[-3000:]

@@ -77,6 +77,20 @@ def test_a_failed_upgrade_with_pods_stuck_on_the_pull_names_the_registrys_answer
     assert "container web: ErrImagePull: " + PULL in str(err.value)
 
 
+def test_the_kubelets_alternating_pull_reasons_are_one_stuck_problem() -> None:
+    """ErrImagePull and ImagePullBackOff take turns; the round before Helm gives up may
+    have just switched, and the Pod is still named."""
+    upgrading = [rec(1, "deployed"), rec(2, "pending-upgrade", 0)]
+    turns = [pod("ErrImagePull"), pod("ImagePullBackOff")] * STUCK_ROUNDS
+    script = Script(
+        [([rec(1, "deployed")], [])]
+        + [(upgrading, [p]) for p in turns]
+        + [([rec(1, "deployed"), rec(2, "failed", 0)], [])]
+    )
+    with pytest.raises(RolloutStuckError, match="ImagePullBackOff"):
+        script.run()
+
+
 def test_a_failed_install_that_helm_uninstalled_is_a_failure_too() -> None:
     installing = [rec(1, "pending-install", 0)]
     script = Script([([], [])] + [(installing, [pod("ErrImagePull")])] * STUCK_ROUNDS + [([], [])])
@@ -140,3 +154,26 @@ def test_a_cluster_silent_for_long_ends_the_watch_quietly() -> None:
     script = Script([([rec(1, "deployed")], []), (upgrading, [pod("ErrImagePull")]), down])
     assert script.run(deadline=600) == "cluster not reachable"
     assert LOST <= script.t < LOST + 3 * POLL
+
+
+def test_a_provider_error_of_ours_reaches_the_user_without_a_traceback() -> None:
+    """What Pulumi's dynamic-provider host reports (``traceback.format_exc()``), in a
+    process of its own as that host runs."""
+    import subprocess
+    import sys
+
+    code = """
+import traceback
+from helm_enterprise.errors import HealthCheckError, message_only
+
+@message_only
+def create():
+    raise HealthCheckError("web: health checks failed")
+
+try:
+    create()
+except Exception:
+    print(traceback.format_exc(), end="")
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout == "helm_enterprise.errors.HealthCheckError: web: health checks failed\n"

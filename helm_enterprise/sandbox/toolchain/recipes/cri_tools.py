@@ -46,7 +46,7 @@ RECIPES = [
         binaries=("crictl",),
         key=(MODULE, VERSION, "ldflags-v1"),
         build=_build,
-        estimate_minutes=2,
+        estimate_minutes=1,
         description="crictl (CRI client for the real node's containerd)",
     )
 ]

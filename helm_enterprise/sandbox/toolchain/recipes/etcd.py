@@ -84,7 +84,7 @@ RECIPES = [
         binaries=("etcd",),
         key=(MODULE, VERSION, "gitsha-v1"),
         build=_build,
-        estimate_minutes=3,
+        estimate_minutes=1,
         description="etcd (cluster storage)",
     )
 ]

@@ -87,7 +87,7 @@ RECIPES = [
         binaries=("helm",),
         key=(MODULE, VERSION, "ldflags-v1"),
         build=_build,
-        estimate_minutes=4,
+        estimate_minutes=2,
         probe=_probe,
         description="helm CLI (independent check of releases, history, rollbacks)",
     )

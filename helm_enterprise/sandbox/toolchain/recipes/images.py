@@ -184,7 +184,7 @@ RECIPES = [
             "layout-v1",
         ),
         build=_build,
-        estimate_minutes=3,
+        estimate_minutes=2,
         description="workload images (podinfo, pause) as OCI layouts",
     )
 ]

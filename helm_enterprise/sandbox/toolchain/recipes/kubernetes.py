@@ -158,7 +158,7 @@ RECIPES = [
         binaries=BINARIES,
         key=(MODULE, VERSION, ",".join(TAGS), ",".join(BINARIES), "ldflags-v1"),
         build=_build,
-        estimate_minutes=20,
+        estimate_minutes=7,
         description="Kubernetes control plane, kubectl and kubelet",
     )
 ]

@@ -41,7 +41,7 @@ RECIPES = [
         binaries=("kwok",),
         key=(MODULE, VERSION, "stages-v1"),
         build=_build,
-        estimate_minutes=6,
+        estimate_minutes=3,
         description="kwok (fake nodes and pod lifecycle)",
     )
 ]

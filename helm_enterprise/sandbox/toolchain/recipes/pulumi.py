@@ -228,7 +228,7 @@ RECIPES = [
         binaries=("pulumi", "pulumi-language-python", EXEC_SCRIPT),
         key=(PKG, CLI_VERSION, SDK, HOST_SDK_VERSION, ",".join(CLI_TAGS), "pulumi-v1"),
         build=_build_pulumi,
-        estimate_minutes=16,
+        estimate_minutes=7,
         probe=_probe_pulumi,
         description="Pulumi CLI and Python language host",
     ),
@@ -238,7 +238,7 @@ RECIPES = [
         binaries=("pulumi-resource-kubernetes",),
         key=(K8S_PROVIDER, K8S_PROVIDER_PSEUDO, K8S_SDK, K8S_VERSION, "pulumi-kubernetes-v1"),
         build=_build_kubernetes,
-        estimate_minutes=22,
+        estimate_minutes=7,
         description="pulumi-kubernetes provider plugin",
     ),
     Recipe(

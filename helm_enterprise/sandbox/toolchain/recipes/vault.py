@@ -108,7 +108,7 @@ RECIPES = [
         binaries=("vault",),
         key=(MODULE, VERSION, *(f"{m}@{v}" for m, v in sorted(SIBLINGS.items())), "noui-v4"),
         build=_build,
-        estimate_minutes=15,
+        estimate_minutes=10,
         probe=_probe,
         description="HashiCorp Vault (dev server for external-secrets tests)",
     )
