@@ -63,17 +63,19 @@ def salt_of(stack_file: Path) -> str | None:
 
 # charts/hello is made for the sandbox: its image is served by the sandbox's registry and
 # its Pods ask for the sandbox's real node. On a cluster of the user's own, the same
-# release pulls podinfo from its public registry and runs on any node.
+# release pulls podinfo from its public registry and runs on any node; in a sandbox that
+# could start no real node (kwok's fake nodes only) it asks for a fake node.
 DEMO_CHART = "charts/hello"
 OWN_CLUSTER_VALUES: dict[str, Any] = {
     "image": {"repository": "ghcr.io/stefanprodan/podinfo"},
     "sandbox": {"node": ""},
 }
+KWOK_ONLY_VALUES: dict[str, Any] = {"sandbox": {"node": "fake"}}
 
 
-def _for_own_cluster(config: dict[str, Any]) -> dict[str, Any]:
-    """``config`` with :data:`OWN_CLUSTER_VALUES` under the values of each release of the
-    demo chart (the template's own values win)."""
+def _with_demo_values(config: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """``config`` with ``extra`` under the values of each release of the demo chart (the
+    template's own values win)."""
     releases = config.get("helm-enterprise:releases")
     if not isinstance(releases, list):
         return config
@@ -82,22 +84,24 @@ def _for_own_cluster(config: dict[str, Any]) -> dict[str, Any]:
         chart = rel.get("chart") if isinstance(rel, dict) else None
         if isinstance(chart, dict) and chart.get("path") == DEMO_CHART:
             values = rel.get("values") or {}
-            merged = {k: {**v, **(values.get(k) or {})} for k, v in OWN_CLUSTER_VALUES.items()}
+            merged = {k: {**v, **(values.get(k) or {})} for k, v in extra.items()}
             out.append({**rel, "values": {**values, **merged}})
         else:
             out.append(rel)
     return {**config, "helm-enterprise:releases": out}
 
 
-def write_stack_file(work: Path, stack: str, *, existing: bool, own_cluster: bool = False) -> Path:
+def write_stack_file(
+    work: Path, stack: str, *, existing: bool, demo_values: dict[str, Any] | None = None
+) -> Path:
     """Write ``Pulumi.<stack>.yaml`` from the template ``quickstart.yaml`` in ``work``.
 
     ``existing``: the stack exists in the current backend, which made the existing file's
     ``encryptionsalt``: keep that salt, and the config keys the template does not set (a
     secret set with ``pulumi config set --secret`` is encrypted with it). Otherwise the
-    file is the template alone. ``own_cluster``: the run deploys to the user's cluster,
-    not the sandbox (:func:`_for_own_cluster`). A salt in the template is dropped. The file
-    is rewritten only when its content changes.
+    file is the template alone. ``demo_values`` go under the demo chart's releases
+    (:data:`OWN_CLUSTER_VALUES`, :data:`KWOK_ONLY_VALUES`). A salt in the template is
+    dropped. The file is rewritten only when its content changes.
     """
     template = work / TEMPLATE
     if not template.is_file():
@@ -112,8 +116,8 @@ def write_stack_file(work: Path, stack: str, *, existing: bool, own_cluster: boo
     doc = yaml.safe_load(body) or {}
     config = doc.get("config") or {}
     extra = {k: v for k, v in (old.get("config") or {}).items() if k not in config}
-    if extra or own_cluster:  # re-dumped: the template's comments give way
-        config = _for_own_cluster(config) if own_cluster else config
+    if extra or demo_values:  # re-dumped: the template's comments give way
+        config = _with_demo_values(config, demo_values) if demo_values else config
         body = yaml.safe_dump({**doc, "config": {**config, **extra}}, sort_keys=False)
     text = _HEADER.format(template=TEMPLATE) + body.rstrip("\n") + "\n"
     if old.get("encryptionsalt"):
@@ -141,7 +145,9 @@ def run_quickstart(stack: str, progress: Callable[[str], None]) -> dict[str, Any
         env = sb.env()
         command = auto.PulumiCommand(root=str(sb.toolchain().layout.root))
         where = f"sandbox cluster a ({sb.cluster('a').server})"
+        demo_values = None if sb.cluster("a").real_node_available else KWOK_ONLY_VALUES
     else:
+        demo_values = OWN_CLUSTER_VALUES
         tc = ensure(["pulumi", "pulumi-kubernetes"], progress=progress)
         env = tc.env()
         command = auto.PulumiCommand(root=str(tc.layout.root))
@@ -158,7 +164,7 @@ def run_quickstart(stack: str, progress: Callable[[str], None]) -> dict[str, Any
         if err.kind != Failure.NOT_FOUND.value:
             raise
         exists = False
-    write_stack_file(work, stack, existing=exists, own_cluster=not use_sandbox)
+    write_stack_file(work, stack, existing=exists, demo_values=demo_values)
     if not exists:
         with pulumi_command("stack init", stack, env=env):
             st = auto.Stack.create(stack, ws)

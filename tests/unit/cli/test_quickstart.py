@@ -11,7 +11,13 @@ from typing import Any
 import pytest
 import yaml
 
-from helm_enterprise.cli.quickstart import TEMPLATE, salt_of, write_stack_file
+from helm_enterprise.cli.quickstart import (
+    KWOK_ONLY_VALUES,
+    OWN_CLUSTER_VALUES,
+    TEMPLATE,
+    salt_of,
+    write_stack_file,
+)
 from helm_enterprise.errors import HelmEnterpriseError
 
 REPO = Path(__file__).resolve().parents[3]
@@ -39,7 +45,7 @@ def test_a_new_stack_gets_the_template_and_no_salt(work: Path) -> None:
 def test_on_the_users_own_cluster_the_demo_chart_needs_no_sandbox(work: Path) -> None:
     """The demo chart's image comes from podinfo's public registry and its Pods may run on
     any node; the template's other values stay."""
-    target = write_stack_file(work, "quickstart", existing=False, own_cluster=True)
+    target = write_stack_file(work, "quickstart", existing=False, demo_values=OWN_CLUSTER_VALUES)
     (release,) = config_of(target)["helm-enterprise:releases"]
     (template,) = config_of(work / TEMPLATE)["helm-enterprise:releases"]
     values = release["values"]
@@ -49,6 +55,13 @@ def test_on_the_users_own_cluster_the_demo_chart_needs_no_sandbox(work: Path) ->
     assert {k: v for k, v in release.items() if k != "values"} == {
         k: v for k, v in template.items() if k != "values"
     }
+
+
+def test_a_sandbox_without_a_real_node_puts_the_demo_on_a_fake_node(work: Path) -> None:
+    target = write_stack_file(work, "quickstart", existing=False, demo_values=KWOK_ONLY_VALUES)
+    (release,) = config_of(target)["helm-enterprise:releases"]
+    assert release["values"]["sandbox"] == {"node": "fake"}
+    assert "image" not in release["values"]
 
 
 @pytest.mark.parametrize(("existing", "expected"), [(True, SALT), (False, None)])
