@@ -5,6 +5,11 @@
 asks several clusters in parallel, so a run with an unreachable cluster waits one timeout,
 not one per cluster. Nothing here decides what to do about an unhealthy cluster: that is
 the caller's plan (see :mod:`helm_enterprise.components.multicluster`).
+
+Unauthorised is not unreachable: a cluster that refuses the kubeconfig's credentials (401,
+or 403 on ``/version``) raises :class:`~helm_enterprise.errors.ClusterAccessDeniedError`
+naming the identity (:func:`~helm_enterprise.kube.client.api_error`) instead of counting as
+unreachable, which would let a failover plan hide a credential problem.
 """
 
 from __future__ import annotations
@@ -17,9 +22,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from kubernetes import client as k8s
+from kubernetes.client.exceptions import ApiException
 
-from helm_enterprise.errors import truncate
-from helm_enterprise.kube.client import ClusterAccess
+from helm_enterprise.errors import ClusterAccessDeniedError, truncate
+from helm_enterprise.kube.client import ClusterAccess, api_error
 
 
 class ClusterState(enum.StrEnum):
@@ -84,6 +90,11 @@ def probe(access: ClusterAccess, timeout: float = 5.0) -> ClusterHealth:
     # Like ClusterAccess.reachable_client(), but keeping the reason for the message.
     try:
         k8s.VersionApi(api).get_code(_request_timeout=timeout)
+    except ApiException as err:
+        api.close()
+        if err.status in (401, 403):
+            raise api_error(err, api, "read the server version") from err
+        return ClusterHealth(ClusterState.UNREACHABLE, _reason(err, timeout), server)
     except Exception as err:
         api.close()
         return ClusterHealth(ClusterState.UNREACHABLE, _reason(err, timeout), server)
@@ -109,7 +120,8 @@ def probe(access: ClusterAccess, timeout: float = 5.0) -> ClusterHealth:
 def probe_all(
     targets: Mapping[str, ClusterAccess], timeout: float = 5.0, check: Probe = probe
 ) -> dict[str, ClusterHealth]:
-    """Probe every cluster in parallel; results in the order of ``targets``."""
+    """Probe every cluster in parallel; results in the order of ``targets``. A cluster
+    that refuses the credentials raises :class:`ClusterAccessDeniedError` (the first one)."""
     if not targets:
         return {}
     with ThreadPoolExecutor(max_workers=min(8, len(targets))) as pool:
@@ -118,7 +130,9 @@ def probe_all(
         for name, future in futures.items():
             try:
                 results[name] = future.result()
-            except Exception as err:  # a probe never fails the caller: it is unhealthy
+            except ClusterAccessDeniedError:
+                raise
+            except Exception as err:  # any other failure of a probe: the cluster is unhealthy
                 results[name] = ClusterHealth(
                     ClusterState.UNREACHABLE, f"{type(err).__name__}: {truncate(str(err), 200)}"
                 )
