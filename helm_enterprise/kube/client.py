@@ -189,7 +189,8 @@ def client_identity(api: Any) -> str:
     username = getattr(cfg, "username", None)
     if username:
         return f'user "{username}"'
-    if (getattr(cfg, "api_key", None) or {}).get("authorization"):
+    keys = getattr(cfg, "api_key", None) or {}
+    if keys.get("BearerToken") or keys.get("authorization"):  # the client's two spellings
         return "the kubeconfig's bearer token"
     return "an anonymous client (the kubeconfig has no credentials)"
 

@@ -66,3 +66,44 @@ def test_no_rbac_user_fails_with_one_line_and_unreachable_follows_the_setting(
     # ... while a preview of it only warns.
     p.preview()
     assert "ownership and recovery checks skipped (`pulumi up` fails unless it is" in p.text
+
+
+def test_multi_cluster_pre_flight_refused_credentials_stop_the_run(
+    sb: Env, project, namespace: str, tmp_path: Path
+) -> None:
+    """A cluster that rejects the kubeconfig's token is not an outage: no failover, no
+    exclusion — one error naming the identity, and nothing deployed anywhere."""
+    bad = yaml.safe_load(sb.sandbox.cluster("b").kubeconfig.read_text())
+    token = f"not-a-token-{uuid.uuid4().hex[:8]}"
+    bad["users"][0]["user"] = {"token": token}
+    rejected = tmp_path / "rejected.kubeconfig"
+    rejected.write_text(yaml.safe_dump(bad))
+    p = project()
+    p.config(
+        "helm-enterprise:clusters",
+        {
+            "eu-1": {"kubeconfig": str(sb.sandbox.cluster("a").kubeconfig)},
+            "eu-2": {"kubeconfig": str(rejected)},
+        },
+    )
+    p.config(
+        "helm-enterprise:multiClusterReleases",
+        [
+            {
+                "name": "hello",
+                "namespace": namespace,
+                "createNamespace": True,
+                "chart": {"path": "charts/hello"},
+                "values": {"sandbox": {"node": "fake"}},
+                "unreachable": "exclude",  # would deploy eu-1 alone if eu-2 were "unreachable"
+                "clusters": [{"name": "eu-1"}, {"name": "eu-2"}],
+            }
+        ],
+    )
+    error = p.up_fails()
+    assert (
+        "rejected the credentials of the kubeconfig's bearer token (401 Unauthorized) while "
+        "trying to read the server version"
+    ) in error, error[-2000:]
+    assert "Traceback" not in error and token not in error
+    assert sb.kubectl("get", "namespace", namespace, check=False) == ""

@@ -66,6 +66,6 @@ def test_refused_credentials_are_not_an_unreachable_cluster(
         probe_all({"eu-1": access}, 1.0)
     assert err.value.status == status
     if status == 401:
-        assert "rejected the credentials of " in str(err.value)
+        assert "rejected the credentials of the kubeconfig's bearer token" in str(err.value)
         assert "(401 Unauthorized) while trying to read the server version" in str(err.value)
     assert "not-it" not in str(err.value)
