@@ -119,6 +119,10 @@ def run_checks(props: dict[str, Any]) -> dict[str, Any]:
 class HealthCheckProvider(dyn.ResourceProvider):
     """Dynamic provider: create/update run the checks; diff triggers on a new revision."""
 
+    # It captures no secret: its serialised form stays plain in the state (Pulumi's default
+    # encrypts it for every resource).
+    serialize_as_secret_always = False
+
     @message_only
     def create(self, props: dict[str, Any]) -> dyn.CreateResult:
         outs = run_checks(props)

@@ -187,6 +187,10 @@ def watch_cluster(release: str, namespace: str, deadline: float, access: Cluster
 class RolloutWatchProvider(dyn.ResourceProvider):
     """Dynamic provider: create/update watch; a changed trigger is an update."""
 
+    # It captures no secret: its serialised form stays plain in the state (Pulumi's default
+    # encrypts it for every resource).
+    serialize_as_secret_always = False
+
     def _watch(self, props: dict[str, Any]) -> dict[str, Any]:
         access = ClusterAccess(props.get("kubeconfig") or None, props.get("context") or None)
         ended = watch_cluster(
