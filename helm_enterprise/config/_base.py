@@ -37,6 +37,13 @@ class Model(pydantic.BaseModel):
 _UNION_NOISE = {"str", "constrained-str", "int", "bool", "float", "none"}
 _LEADING_PATH = re.compile(r"^([A-Za-z_][\w]*(?:\[\d+\]|\.[A-Za-z_][\w]*)*): (.+)$", re.S)
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?$")
+# A DNS-1123 label: Kubernetes' names of namespaces (at most 63 characters) and others.
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def is_namespace_name(value: str) -> bool:
+    """Whether ``value`` is a valid Kubernetes namespace name."""
+    return len(value) <= 63 and DNS_LABEL.match(value) is not None
 
 
 def parse_duration(value: object) -> int:

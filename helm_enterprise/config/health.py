@@ -23,13 +23,12 @@ from urllib.parse import urlparse
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
-from helm_enterprise.config._base import Duration, Model, first_duplicate
+from helm_enterprise.config._base import Duration, Model, first_duplicate, is_namespace_name
 
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9_.]*[a-z0-9])?$")
-# Kubernetes names: a Service is a DNS-1035 label, a namespace a DNS-1123 label, a port
-# name an IANA service name (at most 15 characters, at least one letter).
+# Kubernetes names: a Service is a DNS-1035 label, a port name an IANA service name (at
+# most 15 characters, at least one letter).
 _SERVICE = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
-_NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _PORT_NAME = re.compile(r"^(?=.*[a-z])[a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?$")
 # The TLS options of a url check; a service check speaks to the API server with the
 # cluster's own credentials instead.
@@ -122,7 +121,7 @@ class HttpCheck(_Check):
     @field_validator("namespace")
     @classmethod
     def _namespace(cls, v: str | None) -> str | None:
-        if v is not None and not _NAMESPACE.match(v):
+        if v is not None and not is_namespace_name(v):
             raise ValueError(
                 f"{v!r} is not a namespace name (lowercase letters, digits and '-', "
                 "at most 63 characters)"

@@ -12,13 +12,18 @@ from urllib.parse import urlparse
 
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
-from helm_enterprise.config._base import Duration, Model, first_duplicate, format_duration
+from helm_enterprise.config._base import (
+    Duration,
+    Model,
+    first_duplicate,
+    format_duration,
+    is_namespace_name,
+)
 from helm_enterprise.config.git import GitSource
 from helm_enterprise.config.health import HealthPolicy
 from helm_enterprise.config.secrets import Secret, SecretRef, coerce_secret_ref, is_reference
 
 _RELEASE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _CHART_NAME = re.compile(r"^[A-Za-z0-9][-A-Za-z0-9_.]*$")
 _VALUE_PATH = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+|\[\d+\])*$")
 
@@ -371,7 +376,7 @@ class ReleaseConfig(Model):
     @field_validator("namespace")
     @classmethod
     def _namespace(cls, v: str) -> str:
-        if len(v) > 63 or not _NAMESPACE.match(v):
+        if not is_namespace_name(v):
             raise ValueError(f"{v!r} is not a valid namespace name")
         return v
 

@@ -27,10 +27,9 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
 
-from helm_enterprise.config._base import Model, first_duplicate
+from helm_enterprise.config._base import DNS_LABEL, Model, first_duplicate, is_namespace_name
 from helm_enterprise.errors import ConfigError
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 # A tenant name goes into object names such as `tenant-<name>-storage` and into label
 # values; 40 characters keep every derived name within Kubernetes' 63.
 TENANT_NAME_MAX = 40
@@ -203,13 +202,13 @@ class NetworkConfig(Model):
     @classmethod
     def _namespaces(cls, v: list[str]) -> list[str]:
         for ns in v:
-            if len(ns) > 63 or not _DNS_LABEL.match(ns):
+            if not is_namespace_name(ns):
                 raise ValueError(f"{ns!r} is not a valid namespace name")
         return v
 
 
 def _namespace(value: str) -> str:
-    if len(value) > 63 or not _DNS_LABEL.match(value):
+    if not is_namespace_name(value):
         raise ValueError(f"{value!r} is not a valid namespace name")
     if value.startswith("kube-") or value == "default":
         raise ValueError(f"{value!r} is a system namespace; a tenant cannot own it")
@@ -240,7 +239,7 @@ class TenantConfig(Model):
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
-        if len(v) > TENANT_NAME_MAX or not _DNS_LABEL.match(v):
+        if len(v) > TENANT_NAME_MAX or not DNS_LABEL.match(v):
             raise ValueError(
                 f"{v!r} is not a valid tenant name (lowercase letters, digits and '-', at "
                 f"most {TENANT_NAME_MAX} characters)"
