@@ -38,6 +38,7 @@ from helm_enterprise.errors import HelmEnterpriseError, message_only
 from helm_enterprise.kube import helm_storage
 from helm_enterprise.kube.client import ClusterAccess
 from helm_enterprise.kube.pods import PodProblem, pod_problems
+from helm_enterprise.ownership import LABEL_RELEASE
 
 __all__ = ["RolloutStuckError", "RolloutWatchResource", "Watch", "watch"]
 
@@ -52,7 +53,7 @@ AFTER = 60.0
 RECENT = dt.timedelta(seconds=60)
 SUCCEEDED = frozenset({"deployed", "superseded"})
 FAILED = frozenset({"failed", "uninstalled"})
-RELEASE_LABELS = ("app.kubernetes.io/instance", "helm-enterprise.io/release")
+RELEASE_LABELS = ("app.kubernetes.io/instance", LABEL_RELEASE)
 # A round in which the cluster does not answer tells nothing; the watch goes on, unless
 # the cluster stays silent for LOST seconds (Helm cannot record its outcome meanwhile).
 UNANSWERED = (ApiException, HelmEnterpriseError, urllib3.exceptions.HTTPError, OSError)
