@@ -6,6 +6,6 @@ release records (``helm_storage``), live objects with dry-run and forced applies
 (``live``), the one render of a chart (``render``), the post-renderer (``postrender``),
 Helm hooks in chart mode (``helm_hooks``), pre-flight probes of clusters (``clusters``),
 GETs through the API server's service proxy (``proxy``), why Pods are not Ready
-(``pods``) and facts about kinds (``kinds``). What acts on releases lives above it: ``rollback/`` (rollback, recovery,
-out-of-band revisions) and ``ownership/``.
+(``pods``) and facts about kinds (``kinds``). What acts on releases lives above it:
+``rollback/`` (rollback, recovery, out-of-band revisions) and ``ownership/``.
 """
