@@ -58,6 +58,21 @@ def port_base() -> int:
     return base
 
 
+def replace_text(path: Path, text: str) -> bool:
+    """Write ``text`` to ``path`` unless it already holds it, replacing the file whole so
+    readers at any moment see the old or the new content (a temporary file per process:
+    writers in several processes do not mix). Whether it changed."""
+    try:
+        if path.read_text() == text:
+            return False
+    except OSError:
+        pass
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+    return True
+
+
 def block_is_free(base: int) -> bool:
     """Whether every loopback port of the sandbox block at ``base`` can be bound now."""
     for port in range(base, base + PORT_SPAN):

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import secrets
 import shutil
 import ssl
@@ -67,14 +66,10 @@ def ca_bundle() -> Path:
     system = Path(ssl.get_default_verify_paths().cafile or "/etc/ssl/certs/ca-certificates.crt")
     parts = [system.read_text()] if system.exists() else []
     parts.append(pki.path("ca.crt").read_text())
-    text = "\n".join(parts)
-    # Replaced whole and only when it changes: processes read it at any time (containerd
-    # on each pull, Helm and the provider on each connection), and a half-written bundle
-    # lacks the sandbox CA, which comes last.
-    if not bundle.is_file() or bundle.read_text() != text:
-        tmp = bundle.with_name(f".{bundle.name}.{os.getpid()}")
-        tmp.write_text(text)
-        os.replace(tmp, bundle)
+    # Replaced whole and only when it changes: processes read it at any time (Helm and the
+    # provider on each connection), and a half-written bundle lacks the sandbox CA, which
+    # comes last.
+    _paths.replace_text(bundle, "\n".join(parts))
     return bundle
 
 

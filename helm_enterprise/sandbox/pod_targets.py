@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import ssl
 import sys
@@ -37,6 +36,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from helm_enterprise.sandbox._paths import replace_text
 
 __all__ = ["ClusterAccess", "targets", "write_targets"]
 
@@ -101,16 +102,7 @@ def targets(cluster: str, pods: Iterable[Mapping[str, Any]]) -> list[dict[str, A
 def write_targets(out: Path, groups: Sequence[Mapping[str, Any]]) -> bool:
     """Write ``groups`` to ``out`` atomically unless it already holds them; whether it
     changed (Prometheus reloads the file on every change)."""
-    text = json.dumps(list(groups), indent=1, sort_keys=True) + "\n"
-    try:
-        if out.read_text() == text:
-            return False
-    except OSError:
-        pass
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, out)
-    return True
+    return replace_text(out, json.dumps(list(groups), indent=1, sort_keys=True) + "\n")
 
 
 def _list_pods(access: ClusterAccess) -> list[dict[str, Any]]:

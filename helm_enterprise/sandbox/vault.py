@@ -30,11 +30,9 @@ from __future__ import annotations
 import base64
 import functools
 import json
-import os
 import secrets
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -47,6 +45,7 @@ from filelock import FileLock
 
 from helm_enterprise.errors import SandboxError, truncate
 from helm_enterprise.sandbox._paths import ServicePorts, logs_dir, state_dir
+from helm_enterprise.sandbox._pki import write_private
 from helm_enterprise.sandbox._process import Service, ever_started, not_started
 from helm_enterprise.sandbox.toolchain import Toolchain
 
@@ -77,15 +76,6 @@ _LOGIN_TTL = "1h"
 
 def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` with mode 0600 from the first byte, then move it into place."""
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)
 
 
 class VaultServer:
@@ -123,7 +113,7 @@ class VaultServer:
         path = self.state / "root-token"
         if not path.exists():
             self._private_dir()
-            _write_private(path, secrets.token_hex(24).encode())
+            write_private(path, secrets.token_hex(24).encode())
         return path.read_text().strip()
 
     def _private_dir(self) -> None:
@@ -141,7 +131,7 @@ class VaultServer:
                 serialization.PrivateFormat.PKCS8,
                 serialization.NoEncryption(),
             )
-            _write_private(path, pem)
+            write_private(path, pem)
         loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
         if not isinstance(loaded, rsa.RSAPrivateKey):
             raise SandboxError(f"{path} is not an RSA private key; delete it and run up again")
