@@ -17,6 +17,7 @@ Public API (everything else is internal)::
 from __future__ import annotations
 
 from helm_enterprise.components.context import Platform
+from helm_enterprise.components.group import ReleaseGroup
 from helm_enterprise.components.multicluster import MultiClusterRelease, MultiClusterReleaseArgs
 from helm_enterprise.components.release import Release, ReleaseArgs
 from helm_enterprise.components.tenant import Tenant, TenantArgs, check_tenants
@@ -34,6 +35,7 @@ from helm_enterprise.config.tenant import TenantConfig, TierConfig
 from helm_enterprise.errors import (
     ChartSourceError,
     ConfigError,
+    DependencyError,
     HelmEnterpriseError,
     RepositoryAuthError,
     SecretBackendError,
@@ -55,6 +57,7 @@ __all__ = [
     "ClusterAccess",
     "ConfigError",
     "ConfigRef",
+    "DependencyError",
     "EnvBackend",
     "FileBackend",
     "HelmEnterpriseError",
@@ -65,6 +68,7 @@ __all__ = [
     "Release",
     "ReleaseArgs",
     "ReleaseConfig",
+    "ReleaseGroup",
     "RepositoryAuthError",
     "RepositoryConfig",
     "SecretBackend",

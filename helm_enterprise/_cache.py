@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
+import uuid
 from pathlib import Path
+from typing import Any
 
 
 def cache_root() -> Path:
@@ -42,3 +45,18 @@ def toolchain_binary(name: str) -> Path | None:
     :mod:`helm_enterprise.sandbox` (only the CLI and the tests do)."""
     path = toolchain_root() / "bin" / name
     return path if path.is_file() else None
+
+
+def publish_tree(source: Path, target: Path, ignore: Any = None) -> None:
+    """Copy the directory ``source`` to ``target`` under a private name, then rename it into
+    place, so no reader sees half a tree (symlinks are followed). Trees are content-addressed:
+    when another process published ``target`` first, its identical copy is kept."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".{target.name}.{uuid.uuid4().hex[:8]}.tmp"
+    shutil.copytree(source, tmp, symlinks=False, ignore=ignore)
+    try:
+        tmp.rename(target)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not target.is_dir():
+            raise

@@ -15,6 +15,7 @@
     ├── PolicyError                     the policy pack could not evaluate
     ├── AuditError                      the audit trail could not be written or verified
     ├── HealthCheckError                a health check failed or could not run
+    ├── DependencyError                 a release this one depends on is not ready
     ├── ClusterUnavailableError         a target cluster failed its pre-flight check
     │   └── ClusterAccessDeniedError    the API server refused our credentials (401) or
     │                                   the identity lacks a permission (403)
@@ -169,6 +170,10 @@ class AuditError(HelmEnterpriseError):
 
 class HealthCheckError(HelmEnterpriseError):
     """A health check failed or could not run."""
+
+
+class DependencyError(HelmEnterpriseError):
+    """A release this one depends on (of another stack) is missing, failed or unhealthy."""
 
 
 class ClusterUnavailableError(HelmEnterpriseError):

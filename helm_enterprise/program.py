@@ -22,6 +22,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from helm_enterprise.components.context import CONFIG_NAMESPACE, Platform, set_default_platform
+from helm_enterprise.components.group import ReleaseGroup
 from helm_enterprise.components.multicluster import from_stack_config
 from helm_enterprise.components.release import Release
 from helm_enterprise.components.tenant import Tenant, check_tenants
@@ -46,7 +47,7 @@ def topological(config: StackConfig) -> list[int]:
         if i in seen:
             return
         seen.add(i)
-        for dep in config.releases[i].depends_on:
+        for dep in config.releases[i].local_dependencies:
             visit(by_name[dep])
         order.append(i)
 
@@ -102,18 +103,19 @@ def build(config: StackConfig, platform: Platform) -> dict[str, Release]:
         )
     # Tenants first: a tenant's releases depend on it (created after, deleted before).
     tenants = build_tenants(config, platform, provider)
+    # One group: dependsOn names its releases, and a failure rolls back as configured (T3.4).
+    group = ReleaseGroup("releases", rollback=config.coordinated_rollback)
     releases: dict[str, Release] = {}
     for i in topological(config):
         r = config.releases[i]
-        deps: list[pulumi.Resource] = [releases[d] for d in r.depends_on]
-        if r.tenant is not None:
-            deps.append(tenants[r.tenant])
+        deps: list[pulumi.Resource] = [tenants[r.tenant]] if r.tenant is not None else []
         releases[r.name] = Release(
             r.name,
             r,
             pulumi.ResourceOptions(provider=provider, depends_on=deps),
             platform=platform,
             field=f"releases[{i}]",
+            group=group,
         )
     return releases
 
@@ -152,6 +154,8 @@ def main() -> None:
                 "version": rel.chart_version,
                 "source": rel.resolved_source,
                 "commit": rel.commit,
+                # What a stack that depends on this release checks (dependsOn: {stack: ...}).
+                "health": rel.health.apply(lambda h: h["state"] if h else None),
             }
             for name, rel in releases.items()
         },

@@ -37,6 +37,7 @@ from helm_enterprise._values import merge
 from helm_enterprise.audit import emit
 from helm_enterprise.audit.hooks import lifecycle_hooks, record_validation_failure
 from helm_enterprise.components.context import Platform, default_platform
+from helm_enterprise.components.group import ReleaseGroup, stack_dependency_gate
 from helm_enterprise.components.policy_summary import PolicySummary
 from helm_enterprise.config._base import component_config, format_duration
 from helm_enterprise.config.release import ReleaseConfig, effective_timeouts
@@ -94,6 +95,7 @@ class ReleaseArgs(TypedDict, total=False):
     wait_for_jobs: bool
     description: str
     labels: dict[str, str]
+    depends_on: list[Any]
     adopt: bool
     tenant: str
     protect: bool
@@ -163,10 +165,17 @@ class Release(pulumi.ComponentResource):
         *,
         platform: Platform | None = None,
         field: str = "",
+        group: ReleaseGroup | None = None,
     ) -> None:
         # Validate before registering anything: a ConfigError leaves no trace in state.
         cfg = component_config(ReleaseConfig, resource_name, args, field)
         platform = platform or default_platform()
+        # T3.4: dependencies by name are releases of the group, declared before this one.
+        named_deps = (
+            group.dependencies(cfg.name, cfg.local_dependencies, field)
+            if group is not None
+            else _no_group(cfg, field)
+        )
         # Tenancy (T2.2): the release stays inside its tenant (helm_enterprise.tenancy.gate).
         self._tenancy = release_scope(cfg, platform.tenants, platform.tiers, field)
         super().__init__(TYPE_TOKEN, resource_name, None, opts)
@@ -182,9 +191,10 @@ class Release(pulumi.ComponentResource):
             **ownership.ownership_labels(project, stack, cfg.name, cfg.tenant),
         }
         self._annotations = ownership.ownership_annotations(project, stack, cfg.name)
-        user_deps = list(
-            (opts.depends_on if opts and isinstance(opts.depends_on, list) else []) or []
-        )
+        user_deps = [
+            *((opts.depends_on if opts and isinstance(opts.depends_on, list) else []) or []),
+            *named_deps,
+        ]
 
         injector = SecretInjector(platform.resolver(), self._read_k8s_secret, cfg.namespace)
         injected = injector.inject(cfg)
@@ -210,8 +220,23 @@ class Release(pulumi.ComponentResource):
             delete=f"{timeouts_delete.cleanup}s",
         )
         helm_timeout = max(timeouts_install.readiness, timeouts_upgrade.readiness)
+        if group is not None:
+            group.add(
+                self,
+                namespace=cfg.namespace,
+                depends_on=cfg.local_dependencies,
+                access=platform.cluster_access,
+                rollback_timeout=effective_timeouts(
+                    "rollback", platform.timeouts, cfg.timeouts
+                ).readiness,
+                settle_seconds=timeouts_upgrade.deploy_start + timeouts_upgrade.readiness,
+                has_history=cfg.mode == "release",
+            )
+        self._group = group
 
         values: pulumi.Input[dict[str, Any]] = injected.values
+        if cfg.stack_dependencies:  # T3.4: releases of other stacks must be ready first
+            values = stack_dependency_gate(self, cfg, values, field)
         if cfg.validation.schema_:
             values = self._gate_on_schema(chart, values)
         # Dry-run checks that need the rendered objects share one render (kube/render.py).
@@ -296,7 +321,11 @@ class Release(pulumi.ComponentResource):
             pulumi.ResourceOptions(
                 depends_on=ordering,
                 custom_timeouts=custom_timeouts,
-                hooks=self._audit_hooks(cfg, chart, platform),
+                hooks=(
+                    self._hooks(f"{resource_name}-release", self._audit_hooks(cfg, chart, platform))
+                    if cfg.mode == "release"
+                    else None
+                ),
             ),
         )
 
@@ -419,6 +448,19 @@ class Release(pulumi.ComponentResource):
             ),
         )
 
+    def _hooks(
+        self, resource_name: str, binding: pulumi.ResourceHookBinding | None = None
+    ) -> pulumi.ResourceHookBinding | None:
+        """``binding`` plus the group's error hook, which starts the coordinated rollback
+        when this step fails (T3.4)."""
+        watch = self._group.watch(self.config.name, resource_name) if self._group else None
+        if watch is None:
+            return binding
+        if binding is None:
+            return watch
+        binding.on_error = [*(binding.on_error or []), *(watch.on_error or [])]
+        return binding
+
     @staticmethod
     def _audit_hooks(
         cfg: ReleaseConfig, chart: ResolvedChart, platform: Platform
@@ -527,7 +569,9 @@ class Release(pulumi.ComponentResource):
             trigger=trigger,
             deadline=readiness,
             access=platform.cluster_access,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=ordering),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=ordering, hooks=self._hooks(f"{self._name}-rollout")
+            ),
         )
 
     def _health(
@@ -567,7 +611,9 @@ class Release(pulumi.ComponentResource):
                 "rollback", platform.timeouts, cfg.timeouts
             ).readiness,
             access=platform.cluster_access,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[parent_dep]),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[parent_dep], hooks=self._hooks(f"{self._name}-health")
+            ),
         )
         return pulumi.Output.all(check.state, check.measurements).apply(
             lambda sm: {"state": sm[0], "measurements": sm[1]}
@@ -848,6 +894,20 @@ class Release(pulumi.ComponentResource):
             )
         pulumi.log.warn(f"recovered: {decision.message}", resource=self)
         return decision.replace
+
+
+def _no_group(cfg: ReleaseConfig, field: str) -> list[pulumi.Resource]:
+    """Without a group, a dependency by name has nothing to name: say how to declare it."""
+    if cfg.local_dependencies:
+        where = f"{field}.dependsOn" if field else "dependsOn"
+        raise ConfigError(
+            f"{cfg.name}: depends on {', '.join(map(repr, cfg.local_dependencies))} by name, "
+            "but the release belongs to no group",
+            path=where,
+            hint="pass group=ReleaseGroup(...) to both releases, or depend on the Release "
+            "object itself: pulumi.ResourceOptions(depends_on=[db])",
+        )
+    return []
 
 
 __all__ = ["Release", "ReleaseArgs"]

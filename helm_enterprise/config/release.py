@@ -336,6 +336,24 @@ class ChartModeOptions(Model):
     hooks: Literal["warn", "refuse"] = "warn"
 
 
+class StackDependency(Model):
+    """A release of another stack this one waits for (``dependsOn`` entry
+    ``{stack: org/project/stack, release: db}``): read through a Pulumi stack reference
+    (that stack's ``releases`` output), it must be ``deployed`` and, when it has health
+    checks, ``healthy``; otherwise this release is not installed or upgraded and the run
+    fails naming it."""
+
+    stack: str
+    release: str
+
+    @field_validator("stack", "release")
+    @classmethod
+    def _not_empty(cls, v: str) -> str:
+        if not v:
+            raise ValueError("must not be empty")
+        return v
+
+
 class ReleaseConfig(Model):
     """One Helm release managed by helm_enterprise."""
 
@@ -356,12 +374,23 @@ class ReleaseConfig(Model):
     # Helm's description of each revision; the stack's mark is appended (rollback/outofband.py).
     description: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)
-    depends_on: list[str] = Field(default_factory=list)
+    # Releases of the same stack/group by name, or of another stack (StackDependency).
+    depends_on: list[str | StackDependency] = Field(default_factory=list)
     adopt: bool = False
     tenant: str | None = None
     protect: bool = False
     retain_on_delete: bool = False
     health: HealthPolicy | None = None
+
+    @property
+    def local_dependencies(self) -> list[str]:
+        """``depends_on``'s releases of the same stack (or group), by name."""
+        return [d for d in self.depends_on if isinstance(d, str)]
+
+    @property
+    def stack_dependencies(self) -> list[StackDependency]:
+        """``depends_on``'s releases of other stacks."""
+        return [d for d in self.depends_on if isinstance(d, StackDependency)]
 
     @field_validator("name")
     @classmethod

@@ -128,6 +128,9 @@ class VaultConfig(Model):
 UnreachableCluster = Literal["warn-on-preview", "fail", "warn"]
 
 
+CoordinatedRollback = Literal["none", "dependents", "group"]
+
+
 class ClusterConfig(Model):
     """Which cluster to deploy to. Unset: the ambient kubeconfig (``$KUBECONFIG``).
 
@@ -188,6 +191,8 @@ class StackConfig(Model):
     # Register every release's policy summary for the CrossGuard pack (T4.2); also on when
     # POLICY_SUMMARY_ENV is "1" (`validate --policy` sets it for its preview).
     policy_summary: bool = False
+    # T3.4: when a release fails, roll back the ones this run upgraded (components/group.py).
+    coordinated_rollback: CoordinatedRollback = "none"
 
     @model_validator(mode="after")
     def _cross_checks(self) -> StackConfig:
@@ -208,14 +213,16 @@ class StackConfig(Model):
                     f"releases[{i}].chart.repository: unknown repository {repo!r} "
                     f"(helm-enterprise:repositories has: {known})"
                 )
-            for dep in r.depends_on:
+            for dep in r.local_dependencies:
                 if dep not in names:
                     raise ValueError(
                         f"releases[{i}].dependsOn: no release named {dep!r} in this stack"
                     )
-        cycle = find_cycle({r.name: r.depends_on for r in self.releases})
+        cycle = find_cycle({r.name: r.local_dependencies for r in self.releases})
         if cycle:
-            raise ValueError(f"releases: dependency cycle {' -> '.join(cycle)}")
+            raise ValueError(
+                f"releases: dependency cycle {' → '.join(cycle)} (remove one of these dependsOn)"
+            )
         return self
 
     @model_validator(mode="after")

@@ -28,6 +28,7 @@ from helm_enterprise.config.release import (
 )
 from helm_enterprise.errors import ConfigError
 from helm_enterprise.secrets.inject import SecretInjector
+from helm_enterprise.sources import dependencies
 from helm_enterprise.sources.credentials import RepoCredentials, materialize
 from helm_enterprise.sources.fetch import fetch_http_chart, fetch_oci_chart
 
@@ -219,6 +220,32 @@ def _no_opts(assets: bool) -> None:
     return None
 
 
+def with_dependencies(chart_dir: Path, ctx: SourceContext) -> Path | pulumi.Output[Path]:
+    """``chart_dir``, or a copy under the program directory whose ``charts/`` holds the
+    dependencies its ``Chart.yaml`` declares and it lacks, fetched with the credentials of
+    the declared repositories (:mod:`helm_enterprise.sources.dependencies`)."""
+
+    def fetch(repo: RepositoryConfig, ref: str, version: str) -> Path | pulumi.Output[Path]:
+        creds = credentials(repo, ctx.injector)
+        if repo.is_oci:
+            return lift(creds, lambda c: fetch_oci_chart(repo, c, ref, version)[0])
+        return lift(creds, lambda c: fetch_http_chart(repo, c, ref, version or None)[0])
+
+    return dependencies.with_dependencies(
+        chart_dir,
+        repositories=ctx.repositories,
+        fetch=fetch,
+        target_root=ctx.base_dir / PROJECT_CHART_DIR,
+        field=ctx.field,
+    )
+
+
+def relative_to_base(path: Path, ctx: SourceContext) -> str:
+    """A chart path as Helm gets it: relative to the program directory (where the provider
+    runs), so state does not change between machines and checkouts."""
+    return str(path.relative_to(ctx.base_dir)) if path.is_relative_to(ctx.base_dir) else str(path)
+
+
 def resolve_chart(spec: ChartSpec, ctx: SourceContext) -> ResolvedChart:
     """Resolve a chart spec (raises ConfigError for problems visible without I/O)."""
     if spec.git is not None:
@@ -233,15 +260,25 @@ def resolve_chart(spec: ChartSpec, ctx: SourceContext) -> ResolvedChart:
                 f"local chart {spec.path} does not exist (resolved to {path})",
                 path=f"{ctx.field}.path",
             )
-        # Helm gets the path as written (relative to the program directory, where the
-        # provider runs) so state does not change between machines and checkouts.
+        complete = with_dependencies(path, ctx)
+        if complete is path:
+            # Helm gets the path as written (relative to the program directory, where the
+            # provider runs) so state does not change between machines and checkouts.
+            return ResolvedChart(
+                kind="local",
+                chart=spec.path,
+                version=None,
+                repository_opts=_no_opts,
+                source=f"file://{path}",
+                local_files=lambda: pulumi.Output.from_input(path),
+            )
         return ResolvedChart(
             kind="local",
-            chart=spec.path,
+            chart=lift(complete, lambda p: relative_to_base(p, ctx)),
             version=None,
             repository_opts=_no_opts,
             source=f"file://{path}",
-            local_files=lambda: pulumi.Output.from_input(path),
+            local_files=lambda: pulumi.Output.from_input(complete),
         )
 
     repo = repository_of(spec, ctx)

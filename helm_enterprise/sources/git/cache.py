@@ -16,7 +16,7 @@ from typing import Any
 
 import filelock
 
-from helm_enterprise._cache import cache_root
+from helm_enterprise._cache import cache_root, publish_tree
 from helm_enterprise.errors import GitSourceError
 from helm_enterprise.sources.git.paths import path_key
 from helm_enterprise.sources.git.refs import RefKind
@@ -139,21 +139,6 @@ class GitCache:
         target.parent.mkdir(parents=True, exist_ok=True)
         _atomic_write(target.parent / f"{target.name}.json", json.dumps(dict(meta), indent=1))
         publish_tree(chart_dir, target, ignore=shutil.ignore_patterns(".git"))
-
-
-def publish_tree(source: Path, target: Path, ignore: Any = None) -> None:
-    """Copy the directory ``source`` to ``target`` under a private name, then rename it into
-    place, so no reader sees half a tree (symlinks are followed). Trees are content-addressed:
-    when another process published ``target`` first, its identical copy is kept."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.parent / f".{target.name}.{uuid.uuid4().hex[:8]}.tmp"
-    shutil.copytree(source, tmp, symlinks=False, ignore=ignore)
-    try:
-        tmp.rename(target)
-    except OSError:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if not target.is_dir():
-            raise
 
 
 def _atomic_write(path: Path, text: str) -> None:

@@ -10,12 +10,19 @@ from pathlib import Path
 
 import pulumi
 
+from helm_enterprise._cache import publish_tree
 from helm_enterprise.config.git import GitAuth
 from helm_enterprise.config.release import ChartSpec
 from helm_enterprise.secrets.inject import SecretInjector
-from helm_enterprise.sources import PROJECT_CHART_DIR, ResolvedChart, SourceContext
+from helm_enterprise.sources import (
+    PROJECT_CHART_DIR,
+    ResolvedChart,
+    SourceContext,
+    relative_to_base,
+    with_dependencies,
+)
 from helm_enterprise.sources.git.auth import GitCredentials
-from helm_enterprise.sources.git.cache import Checkout, publish_tree
+from helm_enterprise.sources.git.cache import Checkout
 from helm_enterprise.sources.git.paths import path_key
 from helm_enterprise.sources.git.runs import submit
 
@@ -70,13 +77,17 @@ def resolve_git(spec: ChartSpec, ctx: SourceContext) -> ResolvedChart:
         fetched = pulumi.Output.from_input(True).apply(lambda _: awaited(known))
     # Only credentials are secret; the commit and the chart's path must stay readable.
     checkout: pulumi.Output[Checkout] = pulumi.Output.unsecret(fetched).apply(_announce)
+    # The chart's own dependencies, fetched like the chart (T3.4); usually none.
+    complete: pulumi.Output[Path] = checkout.apply(
+        lambda c: with_dependencies(ctx.base_dir / project_copy(c, ctx.base_dir), ctx)
+    )
     return ResolvedChart(
         kind="git",
-        chart=checkout.apply(lambda c: project_copy(c, ctx.base_dir)),
+        chart=complete.apply(lambda p: relative_to_base(p, ctx)),
         version=None,
         repository_opts=_no_repository_opts,
         source=checkout.apply(lambda c: c.source),
-        local_files=lambda: checkout.apply(lambda c: c.path),
+        local_files=lambda: complete,
         commit=checkout.apply(lambda c: c.commit),
     )
 

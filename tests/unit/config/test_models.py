@@ -141,7 +141,7 @@ def git_chart(**git: object) -> dict[str, object]:
         (
             {"releases": [rel(name="a", dependsOn=["b"]), rel(name="b", dependsOn=["a"])]},
             "releases",
-            "cycle a -> b -> a",
+            "cycle a → b → a (remove one of these dependsOn)",
         ),
         (
             {"vault": {"auth": {"method": "approle", "roleId": "r", "secretId": "s3"}}},
