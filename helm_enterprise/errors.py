@@ -16,6 +16,8 @@
     ├── AuditError                      the audit trail could not be written or verified
     ├── HealthCheckError                a health check failed or could not run
     ├── DependencyError                 a release this one depends on is not ready
+    ├── SloError                        SLO rules could not be deployed or read, or an SLO
+    │                                   gate stopped a release (a burn-rate alert fires)
     ├── ClusterUnavailableError         a target cluster failed its pre-flight check
     │   └── ClusterAccessDeniedError    the API server refused our credentials (401) or
     │                                   the identity lacks a permission (403)
@@ -174,6 +176,10 @@ class HealthCheckError(HelmEnterpriseError):
 
 class DependencyError(HelmEnterpriseError):
     """A release this one depends on (of another stack) is missing, failed or unhealthy."""
+
+
+class SloError(HelmEnterpriseError):
+    """SLO rules could not be deployed or read, or an SLO gate stopped a release."""
 
 
 class ClusterUnavailableError(HelmEnterpriseError):

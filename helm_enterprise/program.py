@@ -133,6 +133,7 @@ def main() -> None:
         tiers=dict(config.tiers),
         audit=config.audit,
         policy_summary=config.policy_summary or os.environ.get(POLICY_SUMMARY_ENV) == "1",
+        prometheus=config.prometheus,
     )
     set_default_platform(platform)
     platform.install_audit()

@@ -25,6 +25,7 @@ from helm_enterprise.automation.errors import message as command_message
 from helm_enterprise.automation.verbosity import check_pulumi_verbosity
 from helm_enterprise.config.stack import (
     POLICY_SUMMARY_ENV,
+    StackConfig,
     misspelt_keys,
     read_stack_config,
 )
@@ -61,6 +62,33 @@ def stack_file(work_dir: Path, stack: str) -> Path:
     return work_dir / f"Pulumi.{stack}.yaml"
 
 
+def _helm_enterprise_keys(doc: Any) -> dict[str, Any]:
+    """The ``helm-enterprise:*`` keys of a parsed stack file, secrets as ``[secret]``."""
+    config = (doc.get("config") or {}) if isinstance(doc, dict) else {}
+    return {
+        k[len(CONFIG_PREFIX) :]: _opaque_secrets(_structured(v))
+        for k, v in config.items()
+        if isinstance(k, str) and k.startswith(CONFIG_PREFIX)
+    }
+
+
+def stack_config(work_dir: Path, stack: str) -> StackConfig:
+    """The stack file's helm-enterprise config as the program reads it (secret values are
+    ``[secret]``: for commands that need the declarations, not the secrets)."""
+    path = stack_file(work_dir, stack)
+    try:
+        doc = yaml.safe_load(path.read_text()) or {}
+    except OSError as err:
+        raise ConfigError(
+            f"cannot read {path}: {err.strerror}",
+            path=str(path),
+            hint="run in the project directory (--cwd) and name the stack (--stack)",
+        ) from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"not valid YAML: {truncate(str(err), 200)}", path=str(path)) from None
+    return read_stack_config(_helm_enterprise_keys(doc).get)
+
+
 def config_findings(work_dir: Path, stack: str) -> list[Finding]:
     """Validate the stack file's helm-enterprise config (no Pulumi needed)."""
     path = stack_file(work_dir, stack)
@@ -81,12 +109,7 @@ def config_findings(work_dir: Path, stack: str) -> list[Finding]:
         return [
             Finding("error", "config", "-", str(path), f"not valid YAML: {truncate(str(err), 200)}")
         ]
-    config = (doc.get("config") or {}) if isinstance(doc, dict) else {}
-    data = {
-        k[len(CONFIG_PREFIX) :]: _opaque_secrets(_structured(v))
-        for k, v in config.items()
-        if isinstance(k, str) and k.startswith(CONFIG_PREFIX)
-    }
+    data = _helm_enterprise_keys(doc)
     # The program's own reader: it reads the keys it knows and leaves the others (e.g. a
     # secret referenced as {config: key}) to the stack's author, as `pulumi up` does.
     findings = [

@@ -242,5 +242,6 @@ def main() -> None:
     importlib.import_module("helm_enterprise.cli.audit_cmds")
     importlib.import_module("helm_enterprise.cli.drift_cmd")
     importlib.import_module("helm_enterprise.cli.policy_cmds")
+    importlib.import_module("helm_enterprise.cli.slo_cmds")
 
     app()

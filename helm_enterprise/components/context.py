@@ -28,6 +28,7 @@ from helm_enterprise.config.release import RepositoryConfig, TimeoutConfig
 from helm_enterprise.config.stack import (
     ClusterConfig,
     CredentialSource,
+    PrometheusConfig,
     SecretsConfig,
     VaultConfig,
 )
@@ -88,6 +89,7 @@ class Platform:
     tiers: dict[str, TierConfig] = dataclasses.field(default_factory=dict)
     audit: AuditConfig | None = None  # helm-enterprise:audit (T2.3)
     policy_summary: bool = False  # helm-enterprise:policySummary (T4.2)
+    prometheus: PrometheusConfig | None = None  # helm-enterprise:prometheus (T4.3, SLOs)
     # Tenants whose identity the cluster already confirmed this run (resource name →
     # config), by ``check_tenants``: their constructors do not read the cluster again.
     checked_tenants: dict[str, TenantConfig] = dataclasses.field(
@@ -172,6 +174,7 @@ class Platform:
         timeouts = obj("timeouts")
         cluster = obj("cluster")
         audit = obj("audit")
+        prom = obj("prometheus")
         if not isinstance(repos, dict):
             raise ConfigError("must be a map of name → repository", path="repositories")
         tenancy = validate_model(
@@ -192,6 +195,9 @@ class Platform:
             tiers=dict(tenancy.tiers),
             audit=validate_model(AuditConfig, audit, "audit") if audit is not None else None,
             policy_summary=bool(cfg.get_bool("policySummary")),
+            prometheus=(
+                validate_model(PrometheusConfig, prom, "prometheus") if prom is not None else None
+            ),
         )
         return dataclasses.replace(platform, **overrides) if overrides else platform
 

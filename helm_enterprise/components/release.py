@@ -39,6 +39,7 @@ from helm_enterprise.audit.hooks import lifecycle_hooks, record_validation_failu
 from helm_enterprise.components.context import Platform, default_platform
 from helm_enterprise.components.group import ReleaseGroup, stack_dependency_gate
 from helm_enterprise.components.policy_summary import PolicySummary
+from helm_enterprise.components.slo import slo_rules_and_gate
 from helm_enterprise.config._base import component_config, format_duration
 from helm_enterprise.config.release import ReleaseConfig, effective_timeouts
 from helm_enterprise.config.secrets import SecretKeyRef
@@ -96,6 +97,8 @@ class ReleaseArgs(TypedDict, total=False):
     description: str
     labels: dict[str, str]
     depends_on: list[Any]
+    slos: list[dict[str, Any]]
+    slo_gate: Literal["none", "page", "ticket"]
     adopt: bool
     tenant: str
     protect: bool
@@ -237,6 +240,9 @@ class Release(pulumi.ComponentResource):
         values: pulumi.Input[dict[str, Any]] = injected.values
         if cfg.stack_dependencies:  # T3.4: releases of other stacks must be ready first
             values = stack_dependency_gate(self, cfg, values, field)
+        slo_gate: pulumi.ResourceHookBinding | None = None
+        if cfg.slos or cfg.slo_gate != "none":  # T4.3: rules where Prometheus reads them
+            values, slo_gate = slo_rules_and_gate(self, cfg, platform, values, field)
         if cfg.validation.schema_:
             values = self._gate_on_schema(chart, values)
         # Dry-run checks that need the rendered objects share one render (kube/render.py).
@@ -322,7 +328,10 @@ class Release(pulumi.ComponentResource):
                 depends_on=ordering,
                 custom_timeouts=custom_timeouts,
                 hooks=(
-                    self._hooks(f"{resource_name}-release", self._audit_hooks(cfg, chart, platform))
+                    self._hooks(
+                        f"{resource_name}-release",
+                        merge_hooks(self._audit_hooks(cfg, chart, platform), slo_gate),
+                    )
                     if cfg.mode == "release"
                     else None
                 ),
@@ -454,12 +463,7 @@ class Release(pulumi.ComponentResource):
         """``binding`` plus the group's error hook, which starts the coordinated rollback
         when this step fails (T3.4)."""
         watch = self._group.watch(self.config.name, resource_name) if self._group else None
-        if watch is None:
-            return binding
-        if binding is None:
-            return watch
-        binding.on_error = [*(binding.on_error or []), *(watch.on_error or [])]
-        return binding
+        return merge_hooks(binding, watch)
 
     @staticmethod
     def _audit_hooks(
@@ -894,6 +898,31 @@ class Release(pulumi.ComponentResource):
             )
         pulumi.log.warn(f"recovered: {decision.message}", resource=self)
         return decision.replace
+
+
+_HOOK_LISTS = (
+    "before_create",
+    "after_create",
+    "before_update",
+    "after_update",
+    "before_delete",
+    "after_delete",
+    "on_error",
+)
+
+
+def merge_hooks(*bindings: pulumi.ResourceHookBinding | None) -> pulumi.ResourceHookBinding | None:
+    """One binding with every hook of ``bindings``, in order (None when there are none)."""
+    present = [b for b in bindings if b is not None]
+    if not present:
+        return None
+    if len(present) == 1:
+        return present[0]
+    merged = pulumi.ResourceHookBinding()
+    for name in _HOOK_LISTS:
+        hooks = [h for b in present for h in (getattr(b, name) or [])]
+        setattr(merged, name, hooks or None)
+    return merged
 
 
 def _no_group(cfg: ReleaseConfig, field: str) -> list[pulumi.Resource]:

@@ -22,6 +22,7 @@ from helm_enterprise.config._base import (
 from helm_enterprise.config.git import GitSource
 from helm_enterprise.config.health import HealthPolicy
 from helm_enterprise.config.secrets import Secret, SecretRef, coerce_secret_ref, is_reference
+from helm_enterprise.config.slo import SloConfig, check_unique_slos
 
 _RELEASE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _CHART_NAME = re.compile(r"^[A-Za-z0-9][-A-Za-z0-9_.]*$")
@@ -381,6 +382,11 @@ class ReleaseConfig(Model):
     protect: bool = False
     retain_on_delete: bool = False
     health: HealthPolicy | None = None
+    # T4.3: SLOs (Prometheus rules with Sloth's names) and a gate on their burn-rate alerts:
+    # `page` refuses to install/upgrade while a page alert of this release fires, `ticket`
+    # while any does.
+    slos: list[SloConfig] = Field(default_factory=list)
+    slo_gate: Literal["none", "page", "ticket"] = "none"
 
     @property
     def local_dependencies(self) -> list[str]:
@@ -409,6 +415,11 @@ class ReleaseConfig(Model):
             raise ValueError(f"{v!r} is not a valid namespace name")
         return v
 
+    @field_validator("slos")
+    @classmethod
+    def _unique_slos(cls, v: list[SloConfig]) -> list[SloConfig]:
+        return check_unique_slos(v)
+
     @field_validator("secret_values")
     @classmethod
     def _secret_paths(cls, v: dict[str, Any]) -> dict[str, Any]:
@@ -419,4 +430,8 @@ class ReleaseConfig(Model):
         # A setting nothing would read is a mistake to report, not to ignore.
         if self.mode != "chart" and "chart_mode" in self.model_fields_set:
             raise ValueError("chartMode: applies to mode: chart only; remove it or set mode: chart")
+        if self.slo_gate != "none" and not self.slos:
+            raise ValueError("sloGate: gates on this release's own SLOs; declare slos")
+        if self.slo_gate != "none" and self.mode != "release":
+            raise ValueError("sloGate: applies to mode: release (it is checked before Helm runs)")
         return self

@@ -131,6 +131,27 @@ UnreachableCluster = Literal["warn-on-preview", "fail", "warn"]
 CoordinatedRollback = Literal["none", "dependents", "group"]
 
 
+class PrometheusConfig(Model):
+    """``helm-enterprise:prometheus``: the Prometheus that evaluates the releases' SLO rules
+    (T4.3) and answers SLO gates and ``helm-enterprise slo status``.
+
+    ``address`` — its HTTP API (``http://prometheus:9090``). ``ruleFilesDir`` — a directory
+    its ``rule_files`` reads: each release with ``slos`` writes one rule file there, and
+    ``POST <address>/-/reload`` (``--web.enable-lifecycle``) loads it when ``reload`` is on.
+    """
+
+    address: str
+    rule_files_dir: str | None = None
+    reload: bool = True
+
+    @field_validator("address")
+    @classmethod
+    def _http(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError(f"{v!r} is not an http(s) URL")
+        return v.rstrip("/")
+
+
 class ClusterConfig(Model):
     """Which cluster to deploy to. Unset: the ambient kubeconfig (``$KUBECONFIG``).
 
@@ -193,6 +214,7 @@ class StackConfig(Model):
     policy_summary: bool = False
     # T3.4: when a release fails, roll back the ones this run upgraded (components/group.py).
     coordinated_rollback: CoordinatedRollback = "none"
+    prometheus: PrometheusConfig | None = None
 
     @model_validator(mode="after")
     def _cross_checks(self) -> StackConfig:

@@ -13,6 +13,9 @@ Prometheus. Two kinds of targets:
   :mod:`.pod_targets` (the ``prometheus-targets`` process) keeps current.
 * ``127.0.0.1:<ServicePorts.exporter>/metrics`` every second, for tests that serve the
   values they need themselves.
+
+Rules are evaluated every second from the files in :attr:`PrometheusServer.rules_dir`
+(releases' SLO rules, T4.3); the lifecycle API is on, so ``POST /-/reload`` reads them.
 """
 
 from __future__ import annotations
@@ -63,6 +66,8 @@ class PrometheusServer:
             yaml.safe_dump(
                 {
                     "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+                    # Releases' SLO rules (T4.3) land here; `POST /-/reload` reads them.
+                    "rule_files": [str(self.rules_dir / "*.yml")],
                     "scrape_configs": [
                         {
                             "job_name": "exporter",
@@ -87,6 +92,7 @@ class PrometheusServer:
                 f"--storage.tsdb.path={self.state / 'data'}",
                 f"--web.listen-address=127.0.0.1:{self.ports.prometheus}",
                 "--storage.tsdb.retention.time=1d",
+                "--web.enable-lifecycle",
             ],
             state_dir=self.state,
             log_dir=_paths.logs_dir(),
@@ -94,6 +100,14 @@ class PrometheusServer:
             ports=(self.ports.prometheus,),
             ready_timeout=60.0,
         )
+
+    @property
+    def rules_dir(self) -> Path:
+        """Where releases write their SLO rule files (``helm-enterprise:prometheus``'s
+        ``ruleFilesDir`` on the sandbox)."""
+        path = self.state / "rules"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
 
     @property
     def targets_file(self) -> Path:

@@ -287,3 +287,46 @@ def test_chart_source_errors_whatever_the_store(
             problems.append(f"{label}: a Helm release was created")
         sb.kubectl("delete", "namespace", case.namespace, "--wait=false", check=False)
     assert not problems, "\n".join(problems)
+
+
+# -- a chart's own dependencies (T3.4) ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["bearer", "oci"])
+def test_chart_dependencies_come_from_the_declared_repositories(
+    sb: Env, charts: ChartRepository, project, namespace: str, method: str
+) -> None:
+    """An umbrella chart next to the program depends on ``hello`` from a private repository
+    (a bearer token, which Helm cannot send; an OCI registry with basic auth): the
+    dependency is fetched with the repository's credentials into a copy of the chart, and
+    Helm installs the whole."""
+    p = project()
+    configure(p, charts)
+    repository = "@bearer" if method == "bearer" else charts.url("oci")
+    umbrella = p.dir / "umbrella"
+    umbrella.mkdir()
+    (umbrella / "Chart.yaml").write_text(
+        "apiVersion: v2\nname: umbrella\nversion: 1.0.0\n"
+        f"dependencies:\n  - name: hello\n    version: 0.2.0\n    repository: {repository}\n"
+    )
+    (umbrella / "values.yaml").write_text("hello:\n  replicaCount: 1\n  sandbox: {node: fake}\n")
+    p.releases(
+        [
+            {
+                "name": "shop",
+                "namespace": namespace,
+                "createNamespace": True,
+                "chart": {"path": "umbrella"},
+            }
+        ]
+    )
+    out = p.up().outputs["releases"].value["shop"]
+    assert out["status"] == "deployed" and out["chart"] == "umbrella"
+    manifest = sb.helm("get", "manifest", "shop", "-n", namespace)
+    assert "# Source: umbrella/charts/hello/templates/deployment.yaml" in manifest
+    [copy] = (p.dir / ".helm-enterprise" / "charts").glob("umbrella-deps-*")
+    assert [a.name.startswith("hello-0.2.0") for a in (copy / "charts").iterdir()] == [True]
+    assert not (umbrella / "charts").exists()  # the user's chart is left as written
+    exported = p.export()
+    for value in (charts.password, charts.token):
+        assert value not in exported and value not in p.text
