@@ -236,3 +236,52 @@ def audit_schema() -> None:
     from helm_enterprise.audit.schema import EVENT_SCHEMA
 
     sys.stdout.write(json.dumps(EVENT_SCHEMA, indent=2) + "\n")
+
+
+@audit_app.command("metrics")
+@handle_errors
+def audit_metrics(
+    serve: Annotated[
+        int | None,
+        typer.Option("--serve", help="Serve /metrics on this port (127.0.0.1) until stopped."),
+    ] = None,
+    address: Annotated[
+        str, typer.Option("--address", help="Address to serve on (with --serve).")
+    ] = "127.0.0.1",
+    log: LogOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Deployment metrics (helm_enterprise_*) from the audit log, in Prometheus' text
+    format: printed once, or served for Prometheus to scrape (read again on every scrape)."""
+    from helm_enterprise.audit.log import AuditLog
+    from helm_enterprise.audit.metrics import exposition
+
+    path = _log_path(log, _config(config))
+    if serve is None:
+        sys.stdout.write(exposition(AuditLog(path).records()).decode())
+        return
+    import http.server
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path.split("?", 1)[0] != "/metrics":
+                self.send_error(404, "only /metrics")
+                return
+            body = exposition(AuditLog(path).records())
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            return  # scrapes every few seconds: not worth a line each
+
+    server = http.server.ThreadingHTTPServer((address, serve), Handler)
+    err.print(f"serving {path} as metrics on http://{address}:{serve}/metrics", highlight=False)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

@@ -1,0 +1,235 @@
+"""SLOs (T4.3) on the sandbox: real podinfo Pods on the real node, real traffic with a
+controlled error rate, the sandbox's Prometheus evaluating the rules the release wrote.
+
+The SLO is scaled down so the test takes a minute, not a month: a 1 h window, objective
+99 % (error budget 0.01) and one page row ``{budgetPercent: 24, longWindow: 1m,
+shortWindow: 20s}``, whose burn factor is 0.24 · 60/1 = 14.4, Google's fast-burn factor.
+The test sends one request in four to ``/status/500``: an error ratio of 0.25 (a burn of
+25x, above 14.4x). Tolerances: the recorded error ratio within ±0.05 of 0.25 (the kubelet's
+probes are counted too, and Prometheus extrapolates rates), so the budget remaining
+(1 - ratio/0.01) within ±5 of -24.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from helm_enterprise.sandbox.prometheus import PrometheusServer
+from helm_enterprise.slo import prometheus as prom
+from tests.e2e.conftest import Env, _progress, run_cli
+from tests.e2e.test_release import hello
+
+
+@pytest.fixture(scope="module")
+def prometheus(sb: Env) -> PrometheusServer:
+    sb.sandbox.up(["prometheus"], progress=_progress)
+    return PrometheusServer(sb.sandbox.toolchain())
+
+
+class MixedTraffic:
+    """Requests to the release's Service through the API server's proxy, about five a
+    second; one in ``every`` asks for ``/status/500``."""
+
+    def __init__(self, sb: Env, namespace: str, every: int = 4) -> None:
+        self.sb, self.namespace, self.every = sb, namespace, every
+        self.sent = self.errors = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            path = "/status/500" if self.sent % self.every == self.every - 1 else "/"
+            with contextlib.suppress(httpx.HTTPError):
+                status = self.sb.service_get(self.namespace, "hello", path).status_code
+                self.sent += 1
+                self.errors += status >= 500
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=15)
+
+
+@pytest.fixture
+def traffic(sb: Env, namespace: str) -> Iterator[list[MixedTraffic]]:
+    started: list[MixedTraffic] = []
+    yield started
+    for t in started:
+        t.close()
+
+
+def slo(namespace: str) -> dict[str, Any]:
+    sel = f'namespace="{namespace}",instance_name="hello"'
+    window = "[{{.window}}]"
+    errors = f'sum(rate(http_requests_total{{{sel},status=~"5.."}}{window}))'
+    return {
+        "name": "availability",
+        "objective": 99,
+        "window": "1h",
+        "sli": {
+            "events": {
+                "errorQuery": f"({errors} or vector(0))",
+                "totalQuery": f"sum(rate(http_requests_total{{{sel}}}{window}))",
+            }
+        },
+        "windows": [
+            {"severity": "page", "budgetPercent": 24, "longWindow": "1m", "shortWindow": "20s"}
+        ],
+        "alerting": {"name": "HelloAvailability", "ticketAlert": {"disable": True}},
+    }
+
+
+def value(address: str, promql: str) -> float | None:
+    samples = prom.query(address, promql)
+    return samples[0][1] if samples else None
+
+
+def wait_for(what: str, seconds: float, probe: Any) -> Any:
+    deadline = time.monotonic() + seconds
+    while True:
+        got = probe()
+        if got:
+            return got
+        assert time.monotonic() < deadline, f"{what} within {seconds:.0f}s"
+        time.sleep(2)
+
+
+def test_burn_rate_alert_fires_and_gates_the_upgrade(
+    sb: Env, prometheus: PrometheusServer, traffic: list[MixedTraffic], project, namespace: str
+) -> None:
+    p = project()
+    p.config(
+        "helm-enterprise:prometheus",
+        {"address": prometheus.address, "ruleFilesDir": str(prometheus.rules_dir)},
+    )
+    p.releases(
+        [hello(namespace, values={"replicaCount": 1}, slos=[slo(namespace)], sloGate="page")]
+    )
+    p.up()
+    rule_file = prometheus.rules_dir / f"helm-enterprise-helm-enterprise-{p.stack.name}-hello.yml"
+    assert rule_file.is_file()
+    assert "sloth-slo-alerts-hello-availability" in prom.rule_groups(prometheus.address)
+
+    started = time.monotonic()
+    traffic.append(MixedTraffic(sb, namespace))
+    sel = '{sloth_id="hello-availability"}'
+    # The recorded error ratio settles on the traffic's.
+    ratio = wait_for(
+        "the 1m error ratio near 0.25",
+        120,
+        lambda: (
+            (v := value(prometheus.address, f"slo:sli_error:ratio_rate1m{sel}")) is not None
+            and abs(v - 0.25) <= 0.05
+            and v
+        ),
+    )
+    sent = traffic[0]
+    assert abs(sent.errors / sent.sent - 0.25) < 0.02, (sent.errors, sent.sent)
+    remaining = value(prometheus.address, f"slo:period_error_budget_remaining:ratio{sel}")
+    assert remaining is not None and abs(remaining - (1 - 0.25 / 0.01)) <= 5, remaining
+    # 25x > 14.4x on both windows: the page alert fires.
+    wait_for(
+        "the page alert firing",
+        120,
+        lambda: prom.firing_alerts(prometheus.address, "hello", ("page",)),
+    )
+    detected = time.monotonic() - started
+    _progress(f"fast burn detected {detected:.0f}s after the errors started (ratio {ratio:.3f})")
+
+    status = run_cli("slo", "status", "-s", p.stack.name, "-C", str(p.dir), "--json", env=p.env)
+    assert status.returncode == 1, status.stderr
+    [s] = json.loads(status.stdout)["slos"]
+    assert s["release"] == "hello" and s["firing"] == ["page"]
+    assert s["thresholds"] == {"20s/1m": 14.4}
+    assert s["burn_rates"]["1m"] > 14.4
+
+    # The gate: an upgrade while the page alert fires stops before Helm.
+    p.releases(
+        [
+            hello(
+                namespace,
+                values={"replicaCount": 1, "message": "v2"},
+                slos=[slo(namespace)],
+                sloGate="page",
+            )
+        ]
+    )
+    error = p.up_fails()
+    assert (
+        "hello: SLO gate (page): not installed or upgraded while HelloAvailability "
+        "(page, SLO availability) is firing" in error
+    )
+    assert [h["revision"] for h in sb.helm_history("hello", namespace)] == [1]
+
+    exported = run_cli("slo", "export", "-s", p.stack.name, "-C", str(p.dir), "--json", env=p.env)
+    assert exported.returncode == 0, exported.stderr
+    assert json.loads(exported.stdout)[0]["metadata"]["name"] == "hello-availability"
+
+    p.destroy()
+    assert not rule_file.exists()
+    assert "sloth-slo-alerts-hello-availability" not in prom.rule_groups(prometheus.address)
+
+
+def test_deployment_metrics_reach_prometheus(
+    sb: Env, prometheus: PrometheusServer, project, namespace: str, tmp_path: Path
+) -> None:
+    """Two ``pulumi up`` runs write their audit records; ``helm-enterprise audit metrics
+    --serve`` exposes them on the port the sandbox's Prometheus scrapes every second."""
+    audit = tmp_path / "audit.jsonl"
+    p = project()
+    p.stack.workspace.env_vars["HELM_ENTERPRISE_AUDIT_LOG"] = str(audit)
+    fake = {"replicaCount": 1, "sandbox": {"node": "fake"}}
+    p.releases([hello(namespace, values=fake)])
+    p.up()
+    p.releases([hello(namespace, values={**fake, "message": "v2"})])
+    p.up()
+    exporter = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "helm_enterprise.cli",
+            "audit",
+            "metrics",
+            "--log",
+            str(audit),
+            "--serve",
+            str(prometheus.exporter_port),
+        ],
+        env=p.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        sel = f'namespace="{namespace}",release="hello"'
+        ops = wait_for(
+            "the operations in Prometheus",
+            60,
+            lambda: {
+                (m["operation"], m["phase"]): v
+                for m, v in prom.query(
+                    prometheus.address, f"helm_enterprise_operations_total{{{sel}}}"
+                )
+            },
+        )
+        assert ops == {("create", "succeeded"): 1, ("update", "succeeded"): 1}
+        [(info, _one)] = prom.query(prometheus.address, f"helm_enterprise_release_info{{{sel}}}")
+        assert (info["revision"], info["status"], info["chart"]) == ("2", "deployed", "hello")
+        count = value(
+            prometheus.address,
+            f'helm_enterprise_operation_duration_seconds_count{{{sel},operation="update"}}',
+        )
+        assert count == 1
+    finally:
+        exporter.terminate()
+        exporter.wait(timeout=10)
