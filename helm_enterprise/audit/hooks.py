@@ -476,3 +476,28 @@ def reset() -> None:
         _names.clear()
     _details.clear()
     _started.clear()
+
+
+HOOK_KINDS = (
+    "before_create",
+    "after_create",
+    "before_update",
+    "after_update",
+    "before_delete",
+    "after_delete",
+    "on_error",
+)
+
+
+def merge_hooks(*bindings: pulumi.ResourceHookBinding | None) -> pulumi.ResourceHookBinding | None:
+    """One binding with every hook of ``bindings``, in order (None when there are none)."""
+    present = [b for b in bindings if b is not None]
+    if not present:
+        return None
+    if len(present) == 1:
+        return present[0]
+    merged = pulumi.ResourceHookBinding()
+    for name in HOOK_KINDS:
+        hooks = [h for b in present for h in (getattr(b, name) or [])]
+        setattr(merged, name, hooks or None)
+    return merged

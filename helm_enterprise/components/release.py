@@ -35,7 +35,7 @@ from kubernetes.client.exceptions import ApiException
 from helm_enterprise import ownership
 from helm_enterprise._values import merge
 from helm_enterprise.audit import emit
-from helm_enterprise.audit.hooks import lifecycle_hooks, record_validation_failure
+from helm_enterprise.audit.hooks import lifecycle_hooks, merge_hooks, record_validation_failure
 from helm_enterprise.components.context import Platform, default_platform
 from helm_enterprise.components.group import ReleaseGroup, stack_dependency_gate
 from helm_enterprise.components.policy_summary import PolicySummary
@@ -898,31 +898,6 @@ class Release(pulumi.ComponentResource):
             )
         pulumi.log.warn(f"recovered: {decision.message}", resource=self)
         return decision.replace
-
-
-_HOOK_LISTS = (
-    "before_create",
-    "after_create",
-    "before_update",
-    "after_update",
-    "before_delete",
-    "after_delete",
-    "on_error",
-)
-
-
-def merge_hooks(*bindings: pulumi.ResourceHookBinding | None) -> pulumi.ResourceHookBinding | None:
-    """One binding with every hook of ``bindings``, in order (None when there are none)."""
-    present = [b for b in bindings if b is not None]
-    if not present:
-        return None
-    if len(present) == 1:
-        return present[0]
-    merged = pulumi.ResourceHookBinding()
-    for name in _HOOK_LISTS:
-        hooks = [h for b in present for h in (getattr(b, name) or [])]
-        setattr(merged, name, hooks or None)
-    return merged
 
 
 def _no_group(cfg: ReleaseConfig, field: str) -> list[pulumi.Resource]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -14,7 +15,12 @@ from pulumi.runtime._callbacks import _CallbackServicer
 
 from helm_enterprise.audit import AuditLog, Auditor, set_auditor
 from helm_enterprise.audit import hooks as audit_hooks
-from helm_enterprise.audit.hooks import audit_transform, lifecycle_hooks, record_validation_failure
+from helm_enterprise.audit.hooks import (
+    HOOK_KINDS,
+    audit_transform,
+    lifecycle_hooks,
+    record_validation_failure,
+)
 from helm_enterprise.audit.schema import validate_record
 from helm_enterprise.components.context import Platform, set_default_platform
 from helm_enterprise.components.release import Release
@@ -55,18 +61,7 @@ class HookMonitor(RecordingMonitor):
         result = super().RegisterResource(request)
         if request.HasField("hooks"):
             b = request.hooks
-            self.hooks[request.name] = {
-                kind: list(getattr(b, kind))
-                for kind in (
-                    "before_create",
-                    "after_create",
-                    "before_update",
-                    "after_update",
-                    "before_delete",
-                    "after_delete",
-                    "on_error",
-                )
-            }
+            self.hooks[request.name] = {kind: list(getattr(b, kind)) for kind in HOOK_KINDS}
         return result
 
 
@@ -431,3 +426,48 @@ def test_validation_failure_is_recorded_without_values(trail: AuditLog) -> None:
     assert record is not None and record["action"] == "validation-failed"
     assert record["findings"][0]["field"] == "values.replicaCount"
     assert "must be of type integer" in record["error"]
+
+
+def test_group_and_slo_gate_hooks_join_the_audit_hooks(tmp_path: Path) -> None:
+    """A release of a group with coordinated rollback, and with an SLO gate: the group's
+    error hook is bound to each step that can fail, the gate to Helm's create/update,
+    next to the audit trail's hooks."""
+    import dataclasses
+
+    from helm_enterprise import ReleaseGroup
+    from helm_enterprise.config.stack import PrometheusConfig
+
+    slo = {"name": "up", "objective": 99, "sli": {"raw": {"errorRatioQuery": "x"}}}
+    health = {"checks": [{"type": "http", "name": "web", "url": "http://web.invalid/"}]}
+    try:
+        set_default_platform(
+            dataclasses.replace(
+                audited_platform(),
+                prometheus=PrometheusConfig(
+                    address="http://p.invalid", rule_files_dir=str(tmp_path)
+                ),
+            )
+        )
+        group = ReleaseGroup("shop", rollback="group")
+        monitor = run_hooked(
+            lambda: Release(
+                "web",
+                {
+                    "namespace": "shop",
+                    "chart": LOCAL,
+                    "health": health,
+                    "slos": [slo],
+                    "slo_gate": "page",
+                },
+                group=group,
+            )
+        )
+    finally:
+        set_default_platform(None)
+    helm = monitor.hooks["web-release"]
+    assert helm["on_error"][-1] == "helm-enterprise-shop-coordinated"
+    assert "audit-on-error" in helm["on_error"]
+    assert helm["before_create"] == ["audit-web-before-create", "slo-gate-web"]
+    assert helm["before_update"] == ["audit-web-before-update", "slo-gate-web"]
+    for step in ("web-health", "web-rollout"):
+        assert monitor.hooks[step]["on_error"] == ["helm-enterprise-shop-coordinated"]
