@@ -243,5 +243,6 @@ def main() -> None:
     importlib.import_module("helm_enterprise.cli.drift_cmd")
     importlib.import_module("helm_enterprise.cli.policy_cmds")
     importlib.import_module("helm_enterprise.cli.slo_cmds")
+    importlib.import_module("helm_enterprise.cli.rightsize_cmd")
 
     app()

@@ -36,6 +36,7 @@ from helm_enterprise import ownership
 from helm_enterprise._values import merge
 from helm_enterprise.audit import emit
 from helm_enterprise.audit.hooks import lifecycle_hooks, merge_hooks, record_validation_failure
+from helm_enterprise.components.autoscaling import autoscalers, with_chart_hpa
 from helm_enterprise.components.context import Platform, default_platform
 from helm_enterprise.components.group import ReleaseGroup, stack_dependency_gate
 from helm_enterprise.components.policy_summary import PolicySummary
@@ -99,6 +100,8 @@ class ReleaseArgs(TypedDict, total=False):
     depends_on: list[Any]
     slos: list[dict[str, Any]]
     slo_gate: Literal["none", "page", "ticket"]
+    autoscaling: dict[str, Any]
+    vpa: dict[str, Any]
     adopt: bool
     tenant: str
     protect: bool
@@ -237,7 +240,7 @@ class Release(pulumi.ComponentResource):
             )
         self._group = group
 
-        values: pulumi.Input[dict[str, Any]] = injected.values
+        values: pulumi.Input[dict[str, Any]] = with_chart_hpa(cfg, injected.values)
         if cfg.stack_dependencies:  # T3.4: releases of other stacks must be ready first
             values = stack_dependency_gate(self, cfg, values, field)
         slo_gate: pulumi.ResourceHookBinding | None = None
@@ -360,6 +363,9 @@ class Release(pulumi.ComponentResource):
             self.chart_version = pulumi.Output.from_input(cfg.chart.version or "")
             self.helm_release = None
             self.chart = ch
+        if cfg.autoscaling is not None or cfg.vpa is not None:  # T3.5, after the workload
+            workload: pulumi.Resource = self.helm_release or ch
+            autoscalers(self, cfg, platform, self._labels, [workload], child_opts)
         # Plain (or already Output) facts: Outputs are made only when read, which keeps
         # constructing a release cheap (see benchmarks/bench_release_construction.py).
         self._facts: dict[str, Any] = {

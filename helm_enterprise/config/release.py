@@ -19,6 +19,7 @@ from helm_enterprise.config._base import (
     format_duration,
     is_namespace_name,
 )
+from helm_enterprise.config.autoscaling import AutoscalingConfig, VpaConfig, autoscaling_conflict
 from helm_enterprise.config.git import GitSource
 from helm_enterprise.config.health import HealthPolicy
 from helm_enterprise.config.secrets import Secret, SecretRef, coerce_secret_ref, is_reference
@@ -387,6 +388,9 @@ class ReleaseConfig(Model):
     # while any does.
     slos: list[SloConfig] = Field(default_factory=list)
     slo_gate: Literal["none", "page", "ticket"] = "none"
+    # T3.5: a HorizontalPodAutoscaler (or the chart's own HPA values) and a VPA.
+    autoscaling: AutoscalingConfig | None = None
+    vpa: VpaConfig | None = None
 
     @property
     def local_dependencies(self) -> list[str]:
@@ -430,6 +434,9 @@ class ReleaseConfig(Model):
         # A setting nothing would read is a mistake to report, not to ignore.
         if self.mode != "chart" and "chart_mode" in self.model_fields_set:
             raise ValueError("chartMode: applies to mode: chart only; remove it or set mode: chart")
+        conflict = autoscaling_conflict(self.autoscaling, self.vpa)
+        if conflict:
+            raise ValueError(conflict)
         if self.slo_gate != "none" and not self.slos:
             raise ValueError("sloGate: gates on this release's own SLOs; declare slos")
         if self.slo_gate != "none" and self.mode != "release":

@@ -12,7 +12,10 @@ Prometheus. Two kinds of targets:
   Prometheus has no Kubernetes service discovery, so the targets come from a file that
   :mod:`.pod_targets` (the ``prometheus-targets`` process) keeps current.
 * ``127.0.0.1:<ServicePorts.exporter>/metrics`` every second, for tests that serve the
-  values they need themselves.
+  values they need themselves (and ``helm-enterprise audit metrics --serve``);
+* each real node's cAdvisor (job ``cadvisor-<cluster>``, every 5 seconds):
+  ``container_cpu_usage_seconds_total`` and ``container_memory_working_set_bytes`` per
+  container, which ``helm-enterprise rightsize`` reads, through the API server's node proxy.
 
 Rules are evaluated every second from the files in :attr:`PrometheusServer.rules_dir`
 (releases' SLO rules, T4.3); the lifecycle API is on, so ``POST /-/reload`` reads them.
@@ -32,6 +35,7 @@ import yaml
 from helm_enterprise.sandbox import _paths
 from helm_enterprise.sandbox._process import Service, ever_started, not_started
 from helm_enterprise.sandbox.cluster import Cluster
+from helm_enterprise.sandbox.node import node_name
 from helm_enterprise.sandbox.pod_targets import ClusterAccess
 from helm_enterprise.sandbox.toolchain import Toolchain
 
@@ -73,6 +77,7 @@ class PrometheusServer:
                             "job_name": "exporter",
                             "static_configs": [{"targets": [f"127.0.0.1:{self.ports.exporter}"]}],
                         },
+                        *self._cadvisor_jobs(),
                         {
                             "job_name": "pods",
                             "scrape_interval": "2s",
@@ -100,6 +105,34 @@ class PrometheusServer:
             ports=(self.ports.prometheus,),
             ready_timeout=60.0,
         )
+
+    def _cadvisor_jobs(self) -> list[dict[str, Any]]:
+        """The real node's cAdvisor (container CPU and memory, for right-sizing), through
+        the API server's node proxy with the admin certificate: the host reaches the API
+        server, and the kubelet needs no port of its own opened to Prometheus."""
+        jobs = []
+        for c in self.clusters:
+            pki = c.pki.path
+            jobs.append(
+                {
+                    "job_name": f"cadvisor-{c.name}",
+                    "scheme": "https",
+                    "scrape_interval": "5s",
+                    "metrics_path": f"/api/v1/nodes/{node_name(c.name)}/proxy/metrics/cadvisor",
+                    "tls_config": {
+                        "ca_file": str(pki("ca.crt")),
+                        "cert_file": str(pki("admin.crt")),
+                        "key_file": str(pki("admin.key")),
+                    },
+                    "static_configs": [
+                        {
+                            "targets": [c.server.removeprefix("https://")],
+                            "labels": {"cluster": c.name},
+                        }
+                    ],
+                }
+            )
+        return jobs
 
     @property
     def rules_dir(self) -> Path:
