@@ -110,11 +110,12 @@ class ClusterPorts:
     kwok: int
     kubelet: int  # the real node's kubelet API, on the node's bridge address
     kubelet_healthz: int  # its healthz, on loopback
+    metrics_server: int  # metrics-server, on the real node's bridge address
 
     @classmethod
     def for_index(cls, index: int, base: int | None = None) -> ClusterPorts:
         b = (port_base() if base is None else base) + 100 * index
-        return cls(b, b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7)
+        return cls(b, b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8)
 
     def all(self) -> tuple[int, ...]:
         return dataclasses.astuple(self)

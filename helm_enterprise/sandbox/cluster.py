@@ -524,6 +524,9 @@ class Cluster:
                 f"--proxy-client-cert-file={p('front-proxy-client.crt')}",
                 f"--proxy-client-key-file={p('front-proxy-client.key')}",
                 "--authorization-mode=Node,RBAC",
+                # Aggregated APIs (metrics-server) are reached at their endpoints' addresses:
+                # the sandbox runs no kube-proxy to route a Service's cluster IP.
+                "--enable-aggregator-routing=true",
                 # The real node's kubelet: dialled at its bridge address (its name does not
                 # resolve), with a client certificate its Webhook authorizer accepts.
                 "--kubelet-preferred-address-types=InternalIP",

@@ -120,7 +120,8 @@ KUBELET_SYSCTLS = {"vm/overcommit_memory": "1", "kernel/panic": "10", "kernel/pa
 _HIDDEN = (Path("/run"), Path("/var/lib"), Path("/var/log"))
 _BINARIES = ("containerd", "containerd-shim-runc-v2", "ctr", "runc", "kubelet")
 _CNI_PLUGINS = ("bridge", "host-local", "loopback")
-_OWN_COMMANDS = ("containerd", "kubelet", "unshare", "sh", "nsenter")
+_OWN_COMMANDS = ("containerd", "kubelet", "unshare", "sh", "nsenter", "metrics-server")
+METRICS_API = "v1beta1.metrics.k8s.io"
 
 NODE_INIT = """#!/bin/sh
 # PID 1 of the real node's private mount namespace (started by `unshare --mount`): hide the
@@ -578,6 +579,116 @@ class RealNode:
     def _services(self) -> list[Service]:
         return [self._containerd(), self._kubelet()]
 
+    def _metrics_server(self) -> Service:
+        """metrics-server for this node: the resource metrics API an HPA scales on. It
+        listens on the node's bridge address, which the API server reaches (aggregator
+        routing: no kube-proxy), and reads only the real node's kubelet."""
+        ip, port = self._settings().node_ip, self.cluster.ports.metrics_server
+        kubeconfig = str(self.cluster.kubeconfig)
+
+        def ready() -> bool:
+            url = f"https://{ip}:{port}/readyz"
+            return httpx.get(url, verify=False, timeout=2.0).status_code == 200  # noqa: S501 - its own self-signed serving cert
+
+        return Service(
+            name=f"{self.cluster.name}-metrics-server",
+            argv=[
+                self._bin("metrics-server"),
+                f"--bind-address={ip}",
+                f"--secure-port={port}",
+                f"--cert-dir={self.dir / 'metrics-server'}",
+                f"--kubeconfig={kubeconfig}",
+                f"--authentication-kubeconfig={kubeconfig}",
+                f"--authorization-kubeconfig={kubeconfig}",
+                "--kubelet-insecure-tls",
+                "--kubelet-preferred-address-types=InternalIP",
+                "--metric-resolution=10s",
+                f"--node-selector={NODE_LABEL}=real",
+            ],
+            state_dir=self.cluster.dir / "run",
+            log_dir=_paths.logs_dir(),
+            probe=ready,
+            cwd=self.dir,
+            ready_timeout=60.0,
+        )
+
+    def _register_metrics_api(self) -> None:
+        """The APIService ``v1beta1.metrics.k8s.io`` and the selector-less Service and
+        Endpoints that point it at this node's metrics-server (replaced when present)."""
+        from kubernetes import client
+        from kubernetes.client.exceptions import ApiException
+
+        core = self.cluster._api()
+        ip, port = self._settings().node_ip, self.cluster.ports.metrics_server
+        meta = client.V1ObjectMeta(name="metrics-server", namespace="kube-system")
+        service = client.V1Service(
+            metadata=meta,
+            spec=client.V1ServiceSpec(ports=[client.V1ServicePort(port=port, target_port=port)]),
+        )
+        endpoints = client.V1Endpoints(
+            metadata=meta,
+            subsets=[
+                client.V1EndpointSubset(
+                    addresses=[client.V1EndpointAddress(ip=ip)],
+                    ports=[client.CoreV1EndpointPort(port=port)],
+                )
+            ],
+        )
+        apiservice = client.V1APIService(
+            metadata=client.V1ObjectMeta(name=METRICS_API),
+            spec=client.V1APIServiceSpec(
+                group="metrics.k8s.io",
+                version="v1beta1",
+                group_priority_minimum=100,
+                version_priority=100,
+                insecure_skip_tls_verify=True,
+                service=client.ApiregistrationV1ServiceReference(
+                    namespace="kube-system", name="metrics-server", port=port
+                ),
+            ),
+        )
+        registration = client.ApiregistrationV1Api(core.api_client)
+
+        def apply(create: Callable[[Any], Any], replace: Callable[[Any], Any], body: Any) -> None:
+            try:
+                create(body)
+            except ApiException as err:
+                if err.status != 409:
+                    raise
+                replace(body)
+
+        apply(
+            lambda b: core.create_namespaced_service("kube-system", b),
+            lambda b: core.patch_namespaced_service("metrics-server", "kube-system", b),
+            service,
+        )
+        apply(
+            lambda b: core.create_namespaced_endpoints("kube-system", b),
+            lambda b: core.replace_namespaced_endpoints("metrics-server", "kube-system", b),
+            endpoints,
+        )
+        apply(
+            registration.create_api_service,
+            lambda b: registration.patch_api_service(METRICS_API, b),
+            apiservice,
+        )
+
+    def _start_metrics(self, progress: Progress) -> None:
+        """metrics-server and its registration. Not fatal: without it only HPAs lack
+        metrics, and the warning names the log."""
+        service = self._metrics_server()
+        try:
+            if self._pid(service) is None:
+                progress(f"cluster {self.cluster.name}: starting metrics-server")
+            service.start()
+            self._register_metrics_api()
+        except Exception as err:
+            progress(
+                f"cluster {self.cluster.name}: warning: metrics-server is not available "
+                f"({truncate(str(err), 200)}); HorizontalPodAutoscalers get no metrics; "
+                f"log {service.log_file}"
+            )
+
     def _settings(self) -> KubeletSettings:
         network = self._network()
         # Before the first up() (status, down) no subnet is chosen yet; any will do there.
@@ -796,6 +907,9 @@ class RealNode:
         """Stop both processes and remove everything they left (after a crash too), except
         the network and the logs."""
         containerd, kubelet = self._services()
+        metrics = self._metrics_server()
+        self._pid(metrics)
+        metrics.stop()
         self._pid(kubelet)
         kubelet.stop()
         if self._pid(containerd) is not None:
@@ -883,6 +997,7 @@ class RealNode:
             progress(f"cluster {self.cluster.name}: starting kubelet (real node {self.name})")
         kubelet.start()
         self._wait_ready(progress)
+        self._start_metrics(progress)
 
     def _wait_ready(self, progress: Progress, timeout: float = 120.0) -> None:
         api = self.cluster._api()

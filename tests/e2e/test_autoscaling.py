@@ -5,7 +5,9 @@ container uses a steady ~200m: real usage, measured two ways. Prometheus scrapes
 node's cAdvisor (through the API server's node proxy) and ``helm-enterprise rightsize``
 recommends from it; the kubelet's Summary API is read independently by the test. The
 recommendation must be within 30 % of what the kubelet measured (memory: the peak plus
-15 % against the working set).
+15 % against the working set). The same load, 400 % of the Pod's 50m CPU request, makes the
+HorizontalPodAutoscaler scale the Deployment up, on the resource metrics the sandbox's
+metrics-server reads from the real node's kubelet.
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ def test_hpa_and_rightsize_from_real_usage(
     p = project()
     autoscaling = {
         "minReplicas": 1,
-        "maxReplicas": 3,
+        "maxReplicas": 2,
         "cpu": {"averageUtilization": 80},
         "behavior": {"scaleDown": {"stabilizationWindowSeconds": 30}},
     }
@@ -71,6 +73,7 @@ def test_hpa_and_rightsize_from_real_usage(
         ]
     )
     p.up()
+    deployed = time.monotonic()
     hpa: dict[str, Any] = sb.kubectl_json("-n", namespace, "get", "hpa", "hello")
     assert hpa["spec"]["scaleTargetRef"] == {
         "apiVersion": "apps/v1",
@@ -121,6 +124,17 @@ def test_hpa_and_rightsize_from_real_usage(
     _progress(f"rightsize: cpu {rec['cpu_request']}, memory {rec['memory_request']}")
     assert within(cpu_rec, measured_cpu), (cpu_rec, measured_cpu)
     assert within(mem_rec / 1.15, measured_memory), (mem_rec, measured_memory)
+    # ~200m used against a 50m request is 400 % of the 80 % target: the HPA scales the
+    # Deployment up to maxReplicas, on the metrics metrics-server reads from the kubelet.
+    while True:
+        status = sb.kubectl_json("-n", namespace, "get", "hpa", "hello").get("status", {})
+        ready = sb.kubectl_json("-n", namespace, "get", "deployment", "hello")["status"]
+        if status.get("desiredReplicas") == 2 and ready.get("readyReplicas") == 2:
+            break
+        assert time.monotonic() - deployed < 300, f"the HPA never scaled up: {status}"
+        time.sleep(3)
+    _progress(f"HPA scaled to 2 replicas {time.monotonic() - deployed:.0f}s after the deploy")
+    assert all(p["spec"]["nodeName"] == "a-real-0" for p in sb.pods(namespace))
     assert report["valuesPatch"] == {
         "resources": {
             "requests": {"cpu": rec["cpu_request"], "memory": rec["memory_request"]},

@@ -35,6 +35,7 @@ __all__ = ["Layout", "Recipe", "Toolchain", "all_recipes", "ensure", "status"]
 RECIPE_MODULES = (
     "kwok",
     "cri_tools",
+    "metrics_server",
     "etcd",
     "helm",
     "pulumi",
