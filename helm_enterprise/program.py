@@ -17,6 +17,7 @@ releases in dependency order::
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -34,7 +35,18 @@ from helm_enterprise.sources import git as git_sources
 def load_stack_config() -> StackConfig:
     """The current stack's ``helm-enterprise:*`` config, validated as one model (the same
     reader ``helm-enterprise validate`` uses on the stack file)."""
-    return read_stack_config(pulumi.Config(CONFIG_NAMESPACE).get_object)
+    return read_stack_config(config_value)
+
+
+def config_value(key: str) -> Any:
+    """``helm-enterprise:<key>`` parsed as JSON (objects, lists, numbers, booleans), or the
+    plain string when it is not JSON: ``coordinatedRollback: group`` is stored as the text
+    ``group``, which ``get_object`` alone refuses."""
+    cfg = pulumi.Config(CONFIG_NAMESPACE)
+    try:
+        return cfg.get_object(key)
+    except pulumi.config.ConfigTypeError:
+        return cfg.get(key)
 
 
 def topological(config: StackConfig) -> list[int]:
