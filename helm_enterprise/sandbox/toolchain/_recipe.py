@@ -37,6 +37,22 @@ class BuildContext:
         d.mkdir(parents=True, exist_ok=True)
         return d / name
 
+    def build_pinned(
+        self, module: str, version: str, main: str, binary: str, ldflags: list[str] | None = None
+    ) -> None:
+        """Build and install ``binary`` from ``module@version``'s package ``main`` through
+        a wrapper module that pins the version and enforces upstream's go.sum (for modules
+        without replace directives)."""
+        w = self.wrapper(f"helm-enterprise-toolchain/{self.family}")
+        w.init()
+        spec = f"{module}@{version}"
+        info = w.download_plain(spec, self.family)
+        w.require(spec)
+        w.seed_sums(Path(str(info["Dir"])))
+        w.blank_imports([f"{module}/{main}"])
+        w.tidy()
+        self.install(w.build(f"{module}/{main}", self.out(binary), ldflags=ldflags or []))
+
 
 @dataclasses.dataclass(frozen=True)
 class Recipe:

@@ -14,8 +14,6 @@ Makefile sets (``-X sigs.k8s.io/cri-tools/pkg/version.Version``); without it
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from helm_enterprise.sandbox.toolchain._recipe import BuildContext, Recipe
 
 MODULE = "sigs.k8s.io/cri-tools"
@@ -23,20 +21,13 @@ VERSION = "v1.34.0"
 
 
 def _build(ctx: BuildContext) -> None:
-    w = ctx.wrapper("helm-enterprise-toolchain/cri-tools")
-    w.init()
-    spec = f"{MODULE}@{VERSION}"
-    info = w.download_plain(spec, "cri-tools")
-    w.require(spec)
-    w.seed_sums(Path(str(info["Dir"])))
-    w.blank_imports([f"{MODULE}/cmd/crictl"])
-    w.tidy()
-    out = w.build(
-        f"{MODULE}/cmd/crictl",
-        ctx.out("crictl"),
+    ctx.build_pinned(
+        MODULE,
+        VERSION,
+        "cmd/crictl",
+        "crictl",
         ldflags=[f"-X {MODULE}/pkg/version.Version={VERSION}"],
     )
-    ctx.install(out)
 
 
 RECIPES = [

@@ -9,8 +9,6 @@ version, enforces upstream's go.sum and keeps the build flags uniform.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from helm_enterprise.sandbox.toolchain._recipe import BuildContext, Recipe
 
 MODULE = "sigs.k8s.io/metrics-server"
@@ -18,16 +16,7 @@ VERSION = "v0.8.0"
 
 
 def _build(ctx: BuildContext) -> None:
-    w = ctx.wrapper("helm-enterprise-toolchain/metrics-server")
-    w.init()
-    spec = f"{MODULE}@{VERSION}"
-    info = w.download_plain(spec, "metrics-server")
-    w.require(spec)
-    w.seed_sums(Path(str(info["Dir"])))
-    w.blank_imports([f"{MODULE}/cmd/metrics-server"])
-    w.tidy()
-    out = w.build(f"{MODULE}/cmd/metrics-server", ctx.out("metrics-server"))
-    ctx.install(out)
+    ctx.build_pinned(MODULE, VERSION, "cmd/metrics-server", "metrics-server")
 
 
 RECIPES = [
