@@ -65,7 +65,7 @@ def status(
     address = prometheus
     if address is None:
         prom = stack_config(cwd, stack).prometheus
-        if prom is None:
+        if prom is None or prom.address is None:
             raise ConfigError(
                 "no Prometheus to ask",
                 path="prometheus.address",

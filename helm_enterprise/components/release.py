@@ -245,7 +245,7 @@ class Release(pulumi.ComponentResource):
             values = stack_dependency_gate(self, cfg, values, field)
         slo_gate: pulumi.ResourceHookBinding | None = None
         if cfg.slos or cfg.slo_gate != "none":  # T4.3: rules where Prometheus reads them
-            values, slo_gate = slo_rules_and_gate(self, cfg, platform, values, field)
+            values, slo_gate = slo_rules_and_gate(self, cfg, platform, values, field, self._labels)
         if cfg.validation.schema_:
             values = self._gate_on_schema(chart, values)
         # Dry-run checks that need the rendered objects share one render (kube/render.py).

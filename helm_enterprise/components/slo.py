@@ -10,11 +10,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import pulumi
+import pulumi_kubernetes as k8s
+from kubernetes import client as kclient
+from kubernetes.client.exceptions import ApiException
 
 from helm_enterprise.audit.hooks import start_callback_server
 from helm_enterprise.components.context import Platform
 from helm_enterprise.config.release import ReleaseConfig
+from helm_enterprise.config.stack import PrometheusConfig
 from helm_enterprise.errors import ConfigError, SloError
+from helm_enterprise.kube.client import ClusterAccess
 from helm_enterprise.slo.resource import SloRulesResource, rule_file
 from helm_enterprise.slo.rules import release_rules
 from helm_enterprise.slo.status import gate_problems
@@ -29,38 +34,34 @@ def slo_rules_and_gate(
     platform: Platform,
     values: pulumi.Input[dict[str, Any]],
     field: str,
+    labels: dict[str, str],
 ) -> tuple[pulumi.Input[dict[str, Any]], pulumi.ResourceHookBinding | None]:
     """Register ``cfg``'s SLO rules (when it has SLOs); return ``values`` and, with an SLO
     gate, the hooks that check it just before Helm installs or upgrades the release (a run
     that does not change the release is not stopped; a preview warns). ConfigError, before
     anything is registered, when the stack has no ``helm-enterprise:prometheus`` (or, for
-    rules, no ``ruleFilesDir``)."""
+    a gate, no ``address``)."""
     where = f"{field}." if field else ""
     prom = platform.prometheus
     if prom is None:
         raise ConfigError(
             f"{cfg.name}: slos and sloGate need the stack's Prometheus",
             path=f"{where}slos" if cfg.slos else f"{where}sloGate",
-            hint="set helm-enterprise:prometheus: {address: http://..., ruleFilesDir: ...}",
+            hint="set helm-enterprise:prometheus (address, and ruleFilesDir or rules: "
+            "prometheusRule)",
         )
     if cfg.slos:
-        if prom.rule_files_dir is None:
-            raise ConfigError(
-                f"{cfg.name}: slos need a directory Prometheus reads rule files from",
-                path="prometheus.ruleFilesDir",
-                hint="set helm-enterprise:prometheus.ruleFilesDir to a directory in its rule_files",
-            )
-        SloRulesResource(
-            f"{release._name}-slo-rules",
-            rules=release_rules(cfg.name, cfg.slos),
-            file=rule_file(prom.rule_files_dir, pulumi.get_project(), pulumi.get_stack(), cfg.name),
-            address=prom.address,
-            reload=prom.reload,
-            opts=pulumi.ResourceOptions(parent=release),
-        )
+        _rules(release, cfg, prom, labels, platform.cluster_access)
     if cfg.slo_gate == "none":
         return values, None
-    address, gate = prom.address, cfg.slo_gate
+    if prom.address is None:
+        raise ConfigError(
+            f"{cfg.name}: sloGate asks Prometheus whether an alert fires",
+            path="prometheus.address",
+            hint="set helm-enterprise:prometheus.address",
+        )
+    address: str = prom.address
+    gate = cfg.slo_gate
 
     def problems() -> str | None:
         try:
@@ -93,3 +94,68 @@ def slo_rules_and_gate(
     start_callback_server()  # before any hook exists (see helm_enterprise.audit.hooks)
     hook = pulumi.ResourceHook(f"slo-gate-{release._name}", before)
     return values, pulumi.ResourceHookBinding(before_create=[hook], before_update=[hook])
+
+
+PROMETHEUS_RULE_CRD = "prometheusrules.monitoring.coreos.com"
+
+
+def _rules(
+    release: Release,
+    cfg: ReleaseConfig,
+    prom: PrometheusConfig,
+    labels: dict[str, str],
+    access: ClusterAccess,
+) -> None:
+    """The release's SLO rules where the stack's Prometheus reads them: a rule file, or a
+    PrometheusRule object (``<release>-slos`` in its namespace) for the Prometheus Operator."""
+    rules = release_rules(cfg.name, cfg.slos)
+    if prom.rule_target == "files":
+        assert prom.rule_files_dir is not None
+        SloRulesResource(
+            f"{release._name}-slo-rules",
+            rules=rules,
+            file=rule_file(prom.rule_files_dir, pulumi.get_project(), pulumi.get_stack(), cfg.name),
+            address=prom.address or "",
+            reload=prom.reload,
+            opts=pulumi.ResourceOptions(parent=release),
+        )
+        return
+    missing = _missing_crd(access)
+    if missing:
+        raise ConfigError(
+            f"{cfg.name}: slos: {missing}",
+            path="prometheus.rules",
+            hint="install the Prometheus Operator's CRDs, or set prometheus.ruleFilesDir "
+            "(rules: files)",
+        )
+    k8s.apiextensions.CustomResource(
+        f"{release._name}-slo-rules",
+        api_version="monitoring.coreos.com/v1",
+        kind="PrometheusRule",
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            name=f"{cfg.name}-slos",
+            namespace=cfg.namespace,
+            labels={**labels, **prom.rule_labels},
+        ),
+        spec=rules,
+        opts=pulumi.ResourceOptions(parent=release),
+    )
+
+
+def _missing_crd(access: ClusterAccess) -> str | None:
+    """Why PrometheusRule objects cannot be created (None: the CRD is there, or the cluster
+    cannot be asked now, and the apply will say)."""
+    api = access.reachable_client()
+    if api is None:
+        return None
+    try:
+        kclient.ApiextensionsV1Api(api).read_custom_resource_definition(
+            PROMETHEUS_RULE_CRD, _request_timeout=10
+        )
+        return None
+    except ApiException as err:
+        if err.status == 404:
+            return f"the cluster has no PrometheusRule CRD ({PROMETHEUS_RULE_CRD})"
+        return None
+    finally:
+        api.close()

@@ -132,24 +132,43 @@ CoordinatedRollback = Literal["none", "dependents", "group"]
 
 
 class PrometheusConfig(Model):
-    """``helm-enterprise:prometheus``: the Prometheus that evaluates the releases' SLO rules
-    (T4.3) and answers SLO gates and ``helm-enterprise slo status``.
+    """``helm-enterprise:prometheus``: the Prometheus of the releases' SLOs (T4.3).
 
-    ``address`` — its HTTP API (``http://prometheus:9090``). ``ruleFilesDir`` — a directory
-    its ``rule_files`` reads: each release with ``slos`` writes one rule file there, and
-    ``POST <address>/-/reload`` (``--web.enable-lifecycle``) loads it when ``reload`` is on.
+    ``address`` — its HTTP API (``http://prometheus:9090``), for SLO gates and
+    ``helm-enterprise slo status``. Where the rules go (``rules``): ``files`` writes one rule
+    file per release into ``ruleFilesDir`` (a directory in its ``rule_files``) and, with
+    ``reload``, ``POST <address>/-/reload`` (``--web.enable-lifecycle``); ``prometheusRule``
+    creates a ``monitoring.coreos.com/v1`` PrometheusRule per release for the Prometheus
+    Operator, labelled with ``ruleLabels`` (what its ``ruleSelector`` matches). Default:
+    ``files`` when ``ruleFilesDir`` is set, else ``prometheusRule``.
     """
 
-    address: str
+    address: str | None = None
+    rules: Literal["files", "prometheusRule"] | None = None
     rule_files_dir: str | None = None
     reload: bool = True
+    rule_labels: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("address")
     @classmethod
-    def _http(cls, v: str) -> str:
-        if not v.startswith(("http://", "https://")):
+    def _http(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("http://", "https://")):
             raise ValueError(f"{v!r} is not an http(s) URL")
-        return v.rstrip("/")
+        return v.rstrip("/") if v else v
+
+    @model_validator(mode="after")
+    def _where(self) -> PrometheusConfig:
+        if self.rules == "files" and self.rule_files_dir is None:
+            raise ValueError("ruleFilesDir: rules: files writes rule files there; set it")
+        if self.rule_target == "files" and self.reload and self.address is None:
+            raise ValueError("address: reloading Prometheus (reload: true) needs its address")
+        return self
+
+    @property
+    def rule_target(self) -> Literal["files", "prometheusRule"]:
+        if self.rules is not None:
+            return self.rules
+        return "files" if self.rule_files_dir is not None else "prometheusRule"
 
 
 class ClusterConfig(Model):

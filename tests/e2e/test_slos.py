@@ -236,3 +236,76 @@ def test_deployment_metrics_reach_prometheus(
         exporter.terminate()
         exporter.wait(timeout=10)
         exporter_log.close()
+
+
+PROMETHEUS_RULE_CRD = """
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: prometheusrules.monitoring.coreos.com}
+spec:
+  group: monitoring.coreos.com
+  scope: Namespaced
+  names:
+    kind: PrometheusRule
+    listKind: PrometheusRuleList
+    plural: prometheusrules
+    singular: prometheusrule
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          x-kubernetes-preserve-unknown-fields: true
+"""
+
+
+def test_prometheus_rule_objects_where_the_crd_exists(
+    sb: Env, project, namespace: str, tmp_path: Path
+) -> None:
+    """Without a rule directory the rules become a PrometheusRule for the Prometheus
+    Operator: refused with a clear error while the cluster lacks its CRD, created (and
+    deleted with the release) once it exists. The CRD here is the Operator's group, kind and
+    version with an open schema; no Operator runs in the sandbox, so the test checks the
+    object the API server stores, not a Prometheus loading it."""
+    p = project()
+    p.config(
+        "helm-enterprise:prometheus", {"rules": "prometheusRule", "ruleLabels": {"release": "kps"}}
+    )
+    fake = {"replicaCount": 1, "sandbox": {"node": "fake"}}
+    p.releases([hello(namespace, values=fake, slos=[slo(namespace)])])
+    error = p.preview_fails()
+    assert "the cluster has no PrometheusRule CRD (prometheusrules.monitoring.coreos.com)" in error
+    assert "prometheus.rules" in error
+    crd = tmp_path / "crd.yaml"
+    crd.write_text(PROMETHEUS_RULE_CRD)
+    sb.kubectl("apply", "-f", str(crd))
+    try:
+        sb.kubectl(
+            "wait", "--for=condition=Established", "crd/prometheusrules.monitoring.coreos.com"
+        )
+        p.up()
+        rule = sb.kubectl_json(
+            "-n", namespace, "get", "prometheusrules.monitoring.coreos.com", "hello-slos"
+        )
+        assert rule["metadata"]["labels"]["release"] == "kps"
+        names = [g["name"] for g in rule["spec"]["groups"]]
+        assert names == [
+            "sloth-slo-sli-recordings-hello-availability",
+            "sloth-slo-meta-recordings-hello-availability",
+            "sloth-slo-alerts-hello-availability",
+        ]
+        p.destroy()
+        gone = sb.kubectl(
+            "-n",
+            namespace,
+            "get",
+            "prometheusrules.monitoring.coreos.com",
+            "-o",
+            "name",
+            check=False,
+        )
+        assert gone.strip() == ""
+    finally:
+        sb.kubectl("delete", "-f", str(crd), "--ignore-not-found", check=False)

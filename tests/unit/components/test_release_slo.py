@@ -57,11 +57,32 @@ def test_slos_without_prometheus_are_a_config_error(platform: Platform) -> None:
     assert err.value.path == "slos" and "helm-enterprise:prometheus" in (err.value.hint or "")
 
 
-def test_slos_without_a_rule_directory_are_a_config_error(platform: Platform) -> None:
-    with_prometheus(platform, None)
-    with pytest.raises(ConfigError) as err:
-        run_program(lambda: Release("web", web(slos=[SLO])))
-    assert err.value.path == "prometheus.ruleFilesDir"
+def test_without_a_rule_directory_a_prometheus_rule_object(platform: Platform) -> None:
+    p = with_prometheus(platform, None)
+    set_default_platform(
+        dataclasses.replace(
+            p,
+            prometheus=PrometheusConfig(
+                address="http://prometheus.invalid:9090", rule_labels={"release": "kps"}
+            ),
+        )
+    )
+    run = run_program(lambda: Release("web", web(slos=[SLO])))
+    rule = run.one("kubernetes:monitoring.coreos.com/v1:PrometheusRule")
+    assert rule.inputs["metadata"]["name"] == "web-slos"
+    assert rule.inputs["metadata"]["namespace"] == "demo"
+    labels = rule.inputs["metadata"]["labels"]
+    assert labels["release"] == "kps" and labels["helm-enterprise.io/release"] == "web"
+    assert rule.inputs["spec"]["groups"][0]["name"] == "sloth-slo-sli-recordings-web-availability"
+
+
+def test_rule_files_need_their_directory() -> None:
+    from helm_enterprise.config._base import validate_model
+
+    with pytest.raises(ConfigError, match="ruleFilesDir"):
+        validate_model(PrometheusConfig, {"address": "http://p:9090", "rules": "files"})
+    with pytest.raises(ConfigError, match="needs its address"):
+        validate_model(PrometheusConfig, {"ruleFilesDir": "/tmp/rules"})
 
 
 def test_gate_needs_slos_and_release_mode() -> None:
