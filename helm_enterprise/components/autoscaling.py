@@ -16,13 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pulumi_kubernetes as k8s
-from kubernetes import client as kclient
-from kubernetes.client.exceptions import ApiException
 
 from helm_enterprise._values import merge, set_path
 from helm_enterprise.components.context import Platform
 from helm_enterprise.config.autoscaling import AutoscalingConfig, ScaleTarget, VpaConfig
 from helm_enterprise.config.release import ReleaseConfig
+from helm_enterprise.kube.client import crd_installed
 
 if TYPE_CHECKING:
     from helm_enterprise.components.release import Release
@@ -97,25 +96,6 @@ def vpa_spec(cfg: VpaConfig, release: str) -> dict[str, Any]:
     }
 
 
-def vpa_installed(platform: Platform) -> tuple[bool, str]:
-    """Whether the cluster has the VPA's CRDs (and why not)."""
-    access = platform.cluster_access
-    api = access.reachable_client()
-    if api is None:
-        return False, f"cluster {access.describe()} not reachable"
-    try:
-        kclient.ApiextensionsV1Api(api).read_custom_resource_definition(
-            VPA_CRD, _request_timeout=10
-        )
-        return True, ""
-    except ApiException as err:
-        if err.status == 404:
-            return False, f"the CRD {VPA_CRD} is not installed"
-        return False, f"the CRD {VPA_CRD} could not be read ({err.status})"
-    finally:
-        api.close()
-
-
 def autoscalers(
     release: Release,
     cfg: ReleaseConfig,
@@ -136,7 +116,7 @@ def autoscalers(
         )
     if cfg.vpa is None:
         return
-    installed, why = vpa_installed(platform)
+    installed, why = crd_installed(platform.cluster_access, VPA_CRD)
     if not installed:
         pulumi.log.warn(f"vpa: no VerticalPodAutoscaler created: {why}", resource=release)
         return

@@ -11,15 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pulumi_kubernetes as k8s
-from kubernetes import client as kclient
-from kubernetes.client.exceptions import ApiException
 
 from helm_enterprise.audit.hooks import start_callback_server
 from helm_enterprise.components.context import Platform
 from helm_enterprise.config.release import ReleaseConfig
 from helm_enterprise.config.stack import PrometheusConfig
 from helm_enterprise.errors import ConfigError, SloError
-from helm_enterprise.kube.client import ClusterAccess
+from helm_enterprise.kube.client import ClusterAccess, crd_installed
 from helm_enterprise.slo.resource import SloRulesResource, rule_file
 from helm_enterprise.slo.rules import release_rules
 from helm_enterprise.slo.status import gate_problems
@@ -120,10 +118,12 @@ def _rules(
             opts=pulumi.ResourceOptions(parent=release),
         )
         return
-    missing = _missing_crd(access)
-    if missing:
+    # Refused only when the cluster says the CRD is absent; one that cannot be asked now
+    # (a preview without the cluster) is left to the apply.
+    installed, _why = crd_installed(access, PROMETHEUS_RULE_CRD)
+    if installed is False:
         raise ConfigError(
-            f"{cfg.name}: slos: {missing}",
+            f"{cfg.name}: slos: the cluster has no PrometheusRule CRD ({PROMETHEUS_RULE_CRD})",
             path="prometheus.rules",
             hint="install the Prometheus Operator's CRDs, or set prometheus.ruleFilesDir "
             "(rules: files)",
@@ -140,22 +140,3 @@ def _rules(
         spec=rules,
         opts=pulumi.ResourceOptions(parent=release),
     )
-
-
-def _missing_crd(access: ClusterAccess) -> str | None:
-    """Why PrometheusRule objects cannot be created (None: the CRD is there, or the cluster
-    cannot be asked now, and the apply will say)."""
-    api = access.reachable_client()
-    if api is None:
-        return None
-    try:
-        kclient.ApiextensionsV1Api(api).read_custom_resource_definition(
-            PROMETHEUS_RULE_CRD, _request_timeout=10
-        )
-        return None
-    except ApiException as err:
-        if err.status == 404:
-            return f"the cluster has no PrometheusRule CRD ({PROMETHEUS_RULE_CRD})"
-        return None
-    finally:
-        api.close()

@@ -91,6 +91,24 @@ def core(api: k8s.ApiClient) -> Any:
     return k8s.CoreV1Api(api)
 
 
+def crd_installed(access: ClusterAccess, name: str) -> tuple[bool | None, str]:
+    """Whether the cluster ``access`` reaches has the CustomResourceDefinition ``name``:
+    True, False (it answered 404) or None (it could not be asked), with the reason when
+    not True."""
+    api = access.reachable_client()
+    if api is None:
+        return None, f"cluster {access.describe()} not reachable"
+    try:
+        k8s.ApiextensionsV1Api(api).read_custom_resource_definition(name, _request_timeout=10)
+        return True, ""
+    except ApiException as err:
+        if err.status == 404:
+            return False, f"the CRD {name} is not installed"
+        return None, f"the CRD {name} could not be read ({err.status})"
+    finally:
+        api.close()
+
+
 _INVALID_VALUE = "Invalid value: "
 
 
