@@ -42,12 +42,22 @@ POLICIES = ("none", "dependents", "group")
 @dataclasses.dataclass
 class _Member:
     release: Release
-    namespace: str
-    depends_on: list[str]
     access: ClusterAccess
     rollback_timeout: int
     settle_seconds: int
-    has_history: bool  # release mode (chart mode keeps no Helm history to go back to)
+
+    @property
+    def namespace(self) -> str:
+        return self.release.config.namespace
+
+    @property
+    def depends_on(self) -> list[str]:
+        return self.release.config.local_dependencies
+
+    @property
+    def has_history(self) -> bool:
+        """Release mode: chart mode keeps no Helm history to go back to."""
+        return self.release.config.mode == "release"
 
 
 class ReleaseGroup:
@@ -108,12 +118,9 @@ class ReleaseGroup:
         self,
         release: Release,
         *,
-        namespace: str,
-        depends_on: list[str],
         access: ClusterAccess,
         rollback_timeout: int,
         settle_seconds: int,
-        has_history: bool,
     ) -> None:
         name = release.config.name
         if name in self._members:
@@ -122,9 +129,7 @@ class ReleaseGroup:
                 path="name",
                 hint="release names are unique within a group",
             )
-        self._members[name] = _Member(
-            release, namespace, depends_on, access, rollback_timeout, settle_seconds, has_history
-        )
+        self._members[name] = _Member(release, access, rollback_timeout, settle_seconds)
 
     def watch(self, release: str, resource_name: str) -> pulumi.ResourceHookBinding | None:
         """Hooks for one of ``release``'s steps that can fail (the Helm release, the
@@ -170,16 +175,14 @@ class ReleaseGroup:
 
     def roll_back_for(self, failed: str, error: str) -> list[coordinated.Outcome]:
         """Roll back the members the policy names after ``failed`` failed with ``error``."""
-        graph = {n: m.depends_on for n, m in self._members.items() if m.has_history}
-        if failed not in graph:
-            graph[failed] = []
+        # Every member is in the graph, so a chart-mode release in the middle of a chain
+        # still leads to what it depends on; only releases with Helm history are acted on.
+        graph = {n: m.depends_on for n, m in self._members.items()}
         order = coordinated.members(failed, graph, self.policy)
         why = f"{failed} failed: {error}"
         who = resolve_actor()
         plan = [
-            self._coordinated_member(name, who)
-            for name in order
-            if name in self._members and self._members[name].has_history
+            self._coordinated_member(name, who) for name in order if self._members[name].has_history
         ]
         return coordinated.coordinate(plan, cause=why, run_started=self.run_started)
 

@@ -229,14 +229,11 @@ class Release(pulumi.ComponentResource):
         if group is not None:
             group.add(
                 self,
-                namespace=cfg.namespace,
-                depends_on=cfg.local_dependencies,
                 access=platform.cluster_access,
                 rollback_timeout=effective_timeouts(
                     "rollback", platform.timeouts, cfg.timeouts
                 ).readiness,
                 settle_seconds=timeouts_upgrade.deploy_start + timeouts_upgrade.readiness,
-                has_history=cfg.mode == "release",
             )
         self._group = group
 

@@ -107,3 +107,33 @@ DEP = StackDependency(stack="org/platform/prod", release="db")
 def test_stack_dependency_readiness(releases: Any, problem: str | None) -> None:
     got = stack_dependency_problem(DEP, releases)
     assert got == problem if problem is None else got is not None and got.startswith(problem)
+
+
+def test_a_chart_mode_link_does_not_cut_the_chain(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``dependents`` walks through a chart-mode release (no Helm history, so not rolled
+    back itself) to the releases behind it."""
+    from helm_enterprise.rollback import coordinated
+
+    planned: list[list[str]] = []
+    monkeypatch.setattr(
+        coordinated, "coordinate", lambda plan, **_kw: planned.append([m.name for m in plan]) or []
+    )
+    groups: list[ReleaseGroup] = []
+
+    def program() -> object:
+        group = ReleaseGroup(rollback="dependents")
+        groups.append(group)
+        Release("a", {"chart": LOCAL, "namespace": "demo"}, group=group)
+        Release(
+            "b",
+            {"chart": LOCAL, "namespace": "demo", "mode": "chart", "depends_on": ["a"]},
+            group=group,
+        )
+        Release("c", {"chart": LOCAL, "namespace": "demo", "depends_on": ["b"]}, group=group)
+        return None
+
+    run_program(program, preview=True)
+    groups[0].roll_back_for("c", "health checks failed")
+    assert planned == [["c", "a"]]
