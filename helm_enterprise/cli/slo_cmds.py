@@ -18,6 +18,7 @@ from rich.table import Table
 
 from helm_enterprise.cli import JsonOpt, app, emit_json, handle_errors, out
 from helm_enterprise.config.slo import SloConfig
+from helm_enterprise.config.stack import StackConfig
 from helm_enterprise.errors import ConfigError
 
 slo_app = typer.Typer(help="Service level objectives of the releases.", no_args_is_help=True)
@@ -34,10 +35,9 @@ def _percent(value: float | None) -> str:
     return "no data" if value is None else f"{value * 100:.2f}%"
 
 
-def _declared(cwd: Path, stack: str, release: str | None) -> list[tuple[str, list[SloConfig]]]:
-    from helm_enterprise.automation.validate import stack_config
-
-    config = stack_config(cwd, stack)
+def _declared(
+    config: StackConfig, stack: str, release: str | None
+) -> list[tuple[str, list[SloConfig]]]:
     found = [(r.name, list(r.slos)) for r in config.releases if r.slos]
     if release is not None:
         found = [f for f in found if f[0] == release]
@@ -62,9 +62,10 @@ def status(
     from helm_enterprise.automation.validate import stack_config
     from helm_enterprise.slo.status import slo_status
 
+    config = stack_config(cwd, stack)
     address = prometheus
     if address is None:
-        prom = stack_config(cwd, stack).prometheus
+        prom = config.prometheus
         if prom is None or prom.address is None:
             raise ConfigError(
                 "no Prometheus to ask",
@@ -73,7 +74,7 @@ def status(
             )
         address = prom.address
     statuses = []
-    for name, slos in _declared(cwd, stack, release):
+    for name, slos in _declared(config, stack, release):
         for slo in slos:
             statuses.append(slo_status(address.rstrip("/"), name, slo))
     firing = any(s.firing for s in statuses)
@@ -109,10 +110,11 @@ def export(
     as_json: JsonOpt = False,
 ) -> None:
     """The SLOs as OpenSLO ``openslo/v1`` documents (YAML, or a JSON list)."""
+    from helm_enterprise.automation.validate import stack_config
     from helm_enterprise.slo.openslo import documents
 
     docs = []
-    for name, slos in _declared(cwd, stack, release):
+    for name, slos in _declared(stack_config(cwd, stack), stack, release):
         docs += documents(name, slos)
     if as_json:
         emit_json(docs)

@@ -261,20 +261,14 @@ def resolve_chart(spec: ChartSpec, ctx: SourceContext) -> ResolvedChart:
                 path=f"{ctx.field}.path",
             )
         complete = with_dependencies(path, ctx)
-        if complete is path:
-            # Helm gets the path as written (relative to the program directory, where the
-            # provider runs) so state does not change between machines and checkouts.
-            return ResolvedChart(
-                kind="local",
-                chart=spec.path,
-                version=None,
-                repository_opts=_no_opts,
-                source=f"file://{path}",
-                local_files=lambda: pulumi.Output.from_input(path),
-            )
+        # Helm gets the path relative to the program directory (where the provider runs),
+        # as written unless dependencies were added, so state does not change between
+        # machines and checkouts.
         return ResolvedChart(
             kind="local",
-            chart=lift(complete, lambda p: relative_to_base(p, ctx)),
+            chart=spec.path
+            if complete is path
+            else lift(complete, lambda p: relative_to_base(p, ctx)),
             version=None,
             repository_opts=_no_opts,
             source=f"file://{path}",
