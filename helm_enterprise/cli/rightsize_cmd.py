@@ -1,9 +1,11 @@
 """``helm-enterprise rightsize <release>``: requests and limits from observed usage (T3.5).
 
-Reads the release's Pods from the cluster, their usage from Prometheus (cAdvisor's series;
-KRR's simple strategy, see :mod:`helm_enterprise.sizing`) and, when a VerticalPodAutoscaler
-of the release has a recommendation, that too. Prints a table per container and the values
-patch that applies it, or ``--json``. Exit 0 with recommendations, 1 without any.
+Reads the release's Pods from the cluster (labelled ``app.kubernetes.io/instance`` or
+``helm-enterprise.io/release``, as the rollout watch finds them), their usage from
+Prometheus (cAdvisor's series; KRR's simple strategy, see :mod:`helm_enterprise.sizing`)
+and, when a VerticalPodAutoscaler of the release has a recommendation, that too. Prints a
+table per container and the values patch that applies it, or ``--json``. Exit 0 with
+recommendations, 1 without any.
 """
 
 from __future__ import annotations
@@ -18,17 +20,17 @@ from helm_enterprise.cli import JsonOpt, app, emit_json, err, handle_errors, out
 from helm_enterprise.config.slo import parse_prometheus_duration
 from helm_enterprise.errors import ConfigError, HelmEnterpriseError
 
-RELEASE_LABEL = "app.kubernetes.io/instance"
-
 
 def _pods_and_vpa(api: Any, namespace: str, release: str) -> tuple[list[str], dict[str, Any]]:
     from kubernetes import client as kclient
     from kubernetes.client.exceptions import ApiException
 
-    pods = kclient.CoreV1Api(api).list_namespaced_pod(
-        namespace, label_selector=f"{RELEASE_LABEL}={release}", _request_timeout=15
-    )
-    names = [p.metadata.name for p in pods.items]
+    from helm_enterprise.health.rollout import release_pods
+
+    # The release's Pods as the rollout watch finds them (either label).
+    listed = kclient.CoreV1Api(api).list_namespaced_pod(namespace, _request_timeout=15)
+    items = [api.sanitize_for_serialization(p) for p in listed.items]
+    names = [str(p["metadata"]["name"]) for p in release_pods(items, release)]
     vpa: dict[str, Any] = {}
     try:
         obj = kclient.CustomObjectsApi(api).get_namespaced_custom_object(
