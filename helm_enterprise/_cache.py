@@ -60,3 +60,12 @@ def publish_tree(source: Path, target: Path, ignore: Any = None) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
         if not target.is_dir():
             raise
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` under a private name, then rename it into place, so a
+    reader (another process, Prometheus) never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)

@@ -11,7 +11,6 @@ is removed and the failed reload is a warning).
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ import pulumi
 import pulumi.dynamic as dyn
 import yaml
 
+from helm_enterprise._cache import write_atomic
 from helm_enterprise.errors import SloError, message_only
 from helm_enterprise.slo import prometheus
 
@@ -30,16 +30,9 @@ def rule_file(directory: str, project: str, stack: str, release: str) -> Path:
     return Path(directory) / f"helm-enterprise-{project}-{stack}-{release}.yml"
 
 
-def _write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def _apply(props: dict[str, Any]) -> dict[str, Any]:
     path = Path(props["file"])
-    _write(path, props["rules"])
+    write_atomic(path, props["rules"])
     address = props["address"]
     if props.get("reload"):
         prometheus.reload(address)

@@ -9,14 +9,13 @@ import dataclasses
 import json
 import shutil
 import time
-import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import filelock
 
-from helm_enterprise._cache import cache_root, publish_tree
+from helm_enterprise._cache import cache_root, publish_tree, write_atomic
 from helm_enterprise.errors import GitSourceError
 from helm_enterprise.sources.git.paths import path_key
 from helm_enterprise.sources.git.refs import RefKind
@@ -96,7 +95,7 @@ class GitCache:
         with self.lock(remote):
             tags = self.tags(remote)
             tags[name] = commit
-            _atomic_write(self._tags_file(remote), json.dumps(tags, sort_keys=True, indent=1))
+            write_atomic(self._tags_file(remote), json.dumps(tags, sort_keys=True, indent=1))
 
     def _branches_file(self, remote: Remote) -> Path:
         return self.root / "branches" / f"{remote.key}.json"
@@ -120,7 +119,7 @@ class GitCache:
             if not isinstance(data, dict):
                 data = {}
             data[name] = {"commit": commit, "at": _now()}
-            _atomic_write(self._branches_file(remote), json.dumps(data, sort_keys=True, indent=1))
+            write_atomic(self._branches_file(remote), json.dumps(data, sort_keys=True, indent=1))
 
     def fetched_marker(self, remote: Remote, commit: str) -> Path:
         """Present once ``commit`` was fetched into the clone (asking git instead could make
@@ -137,12 +136,5 @@ class GitCache:
         """Copy ``chart_dir`` to ``target`` atomically (symlinks inside are followed: they
         were checked to stay inside the chart)."""
         target.parent.mkdir(parents=True, exist_ok=True)
-        _atomic_write(target.parent / f"{target.name}.json", json.dumps(dict(meta), indent=1))
+        write_atomic(target.parent / f"{target.name}.json", json.dumps(dict(meta), indent=1))
         publish_tree(chart_dir, target, ignore=shutil.ignore_patterns(".git"))
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
