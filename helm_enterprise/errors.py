@@ -182,6 +182,10 @@ class SloError(HelmEnterpriseError):
     """SLO rules could not be deployed or read, or an SLO gate stopped a release."""
 
 
+class RolloutError(HelmEnterpriseError):
+    """A progressive rollout (blue/green, canary) was aborted or cannot go on."""
+
+
 class ClusterUnavailableError(HelmEnterpriseError):
     """A target cluster failed its pre-flight health check and the run may not proceed
     (``unreachable: fail``, or no cluster left to deploy to)."""

@@ -169,6 +169,8 @@ def main() -> None:
                 "commit": rel.commit,
                 # What a stack that depends on this release checks (dependsOn: {stack: ...}).
                 "health": rel.health.apply(lambda h: h["state"] if h else None),
+                # T3.1/T3.2: the rollout's phase, step, weights and why it paused/aborted.
+                "strategy": rel.strategy,
             }
             for name, rel in releases.items()
         },

@@ -47,6 +47,12 @@ ACTIONS: dict[str, str] = {
     "dropped from it (they remain in the local log)",
     "log-retention": "rotated log segments older than the retention were removed",
     "audit-config-error": "the audit configuration could not be applied fully",
+    "rollout-step": "a progressive rollout (blue/green, canary) took a step: weights, switch, "
+    "scale-down, pause",
+    "analysis": "one measurement of a rollout's analysis (metric, value, outcome)",
+    "promote": "a paused rollout was told to go on (`helm-enterprise promote`)",
+    "abort": "a rollout was aborted (failed analysis, webhook, `helm-enterprise abort`): "
+    "traffic returned to stable",
 }
 
 RESULTS = (

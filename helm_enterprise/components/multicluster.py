@@ -74,7 +74,7 @@ class MultiClusterReleaseArgs(ReleaseArgs, total=False):
     ``health_timeout`` (seconds per cluster for the pre-flight check)."""
 
     clusters: list[ClusterArgs]
-    strategy: Literal["rolling", "active-passive"]
+    strategy: Literal["rolling", "active-passive"]  # type: ignore[misc]
     unreachable: Literal["exclude", "fail"]
     health_timeout: int | str
 

@@ -40,6 +40,12 @@ from helm_enterprise.components.autoscaling import autoscalers, with_chart_hpa
 from helm_enterprise.components.context import Platform, default_platform
 from helm_enterprise.components.group import ReleaseGroup, stack_dependency_gate
 from helm_enterprise.components.policy_summary import PolicySummary
+from helm_enterprise.components.progressive import (
+    decide,
+    digest,
+    progressive_children,
+    read_state,
+)
 from helm_enterprise.components.slo import slo_rules_and_gate
 from helm_enterprise.config._base import component_config, format_duration
 from helm_enterprise.config.release import ReleaseConfig, effective_timeouts
@@ -67,6 +73,8 @@ from helm_enterprise.rollback.helm import (
 from helm_enterprise.secrets.inject import SecretInjector
 from helm_enterprise.sources import ResolvedChart, SourceContext, resolve_chart, scope_for
 from helm_enterprise.sources.chartfile import may_mention, read_chart
+from helm_enterprise.strategy.resource import RolloutResource
+from helm_enterprise.strategy.traffic import LABEL_COLOUR, LABEL_ROLLOUT, colour_release
 from helm_enterprise.tenancy.checks import check_untenanted_release
 from helm_enterprise.tenancy.gate import check_transformed, gate_values, release_scope
 from helm_enterprise.tenancy.live import read_namespace
@@ -102,6 +110,7 @@ class ReleaseArgs(TypedDict, total=False):
     slo_gate: Literal["none", "page", "ticket"]
     autoscaling: dict[str, Any]
     vpa: dict[str, Any]
+    strategy: dict[str, Any]
     adopt: bool
     tenant: str
     protect: bool
@@ -338,10 +347,46 @@ class Release(pulumi.ComponentResource):
             ),
         )
 
-        if cfg.mode == "release":
+        self.rollout: RolloutResource | None = None
+        if cfg.mode == "release" and cfg.strategy is not None:
+            # T3.1/T3.2: two colours and the rollout between them (components/progressive.py).
+            state = read_state(cfg, platform.cluster_access, self)
+            release_digest = digest(cfg, chart, injected.checksum)
+
+            def colour(
+                name: str, workload: Mapping[str, Any], ignore: list[str]
+            ) -> k8s.helm.v3.Release:
+                return self._release(
+                    cfg,
+                    chart,
+                    values,
+                    helm_timeout,
+                    replace,
+                    revision,
+                    helm_opts,
+                    colour=name,
+                    workload=workload,
+                    ignore=ignore,
+                )
+
+            rel, self.rollout = progressive_children(
+                self,
+                resource_name,
+                cfg,
+                decide(state, release_digest),
+                state,
+                release_digest,
+                colour,
+                labels=self._labels,
+                access=platform.cluster_access,
+                ready_timeout=timeouts_upgrade.readiness,
+                prometheus=platform.prometheus.address if platform.prometheus else None,
+            )
+        elif cfg.mode == "release":
             rel = self._release(cfg, chart, values, helm_timeout, replace, revision, helm_opts)
             if cfg.wait:
                 self._watch_rollout(cfg, chart, helm_timeout, platform, ordering)
+        if cfg.mode == "release":
             self.status = rel.status.status
             self.revision = rel.status.revision
             self.namespace = rel.status.namespace
@@ -371,6 +416,7 @@ class Release(pulumi.ComponentResource):
             "references": injected.references,
             "commit": chart.commit,
             "health": self._health(cfg, platform, helm_timeout, values),
+            "strategy": self._strategy_output(),
         }
         self.register_outputs(
             {
@@ -404,6 +450,22 @@ class Release(pulumi.ComponentResource):
         return pulumi.Output.from_input(self._facts["health"])
 
     @property
+    def strategy(self) -> pulumi.Output[dict[str, Any] | None]:
+        """The rollout of a release with a strategy: ``phase`` (Progressing, Paused,
+        Healthy, Aborted), ``step``, ``weights`` (stable/canary percent), ``active`` colour,
+        ``message`` (why it paused or aborted) and ``lastAnalysis``; None without one."""
+        return pulumi.Output.from_input(self._facts["strategy"])
+
+    def _strategy_output(self) -> pulumi.Output[dict[str, Any]] | None:
+        r = self.rollout
+        if r is None:
+            return None
+        keys = ("phase", "step", "weights", "active", "message", "lastAnalysis")
+        return pulumi.Output.all(
+            r.phase, r.step, r.weights, r.active, r.message, r.lastAnalysis
+        ).apply(lambda v: dict(zip(keys, v, strict=True)))
+
+    @property
     def commit(self) -> pulumi.Output[str | None]:
         """The Git commit deployed (Git sources only)."""
         return pulumi.Output.from_input(self._facts["commit"])
@@ -419,13 +481,24 @@ class Release(pulumi.ComponentResource):
         replace: bool,
         revision: outofband.Decision,
         opts: pulumi.ResourceOptions,
+        *,
+        colour: str | None = None,
+        workload: Mapping[str, Any] | None = None,
+        ignore: list[str] | None = None,
     ) -> k8s.helm.v3.Release:
+        """The Helm release; with ``colour``, that colour of a release with a strategy
+        (``<release>-<colour>``, its objects and Pod templates labelled with the colour,
+        ``ignore`` naming inputs Pulumi keeps as they were)."""
         native = chart.repository_opts(False)
         repo_opts = k8s.helm.v3.RepositoryOptsArgs(**native) if native else None
+        helm_name = colour_release(cfg.name, colour) if colour else cfg.name
+        labels = self._labels
+        if colour:
+            labels = {**labels, LABEL_ROLLOUT: cfg.name, LABEL_COLOUR: colour}
         return k8s.helm.v3.Release(
-            f"{self._name}-release",
+            f"{self._name}-release" + (f"-{colour}" if colour else ""),
             k8s.helm.v3.ReleaseArgs(
-                name=cfg.name,
+                name=helm_name,
                 namespace=cfg.namespace,
                 chart=chart.chart,
                 version=chart.version,
@@ -444,7 +517,7 @@ class Release(pulumi.ComponentResource):
                 create_namespace=False,
                 # Every object Helm applies gets the ownership labels (X.6).
                 postrender=postrender.install(
-                    self._base_dir, cfg.name, self._labels, self._annotations
+                    self._base_dir, helm_name, labels, self._annotations, workload
                 ),
             ),
             # `replace` only matters for the install that recovers a failed first install;
@@ -453,9 +526,15 @@ class Release(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions.merge(
                 opts,
                 pulumi.ResourceOptions(
-                    ignore_changes=["replace", "description"]
-                    if revision.keep_recorded
-                    else ["replace"]
+                    ignore_changes=list(
+                        dict.fromkeys(
+                            [
+                                "replace",
+                                *(["description"] if revision.keep_recorded else []),
+                                *(ignore or []),
+                            ]
+                        )
+                    )
                 ),
             ),
         )

@@ -100,7 +100,9 @@ class MultiClusterReleaseConfig(ReleaseConfig):
     """
 
     clusters: list[ClusterTarget] = Field(min_length=1)
-    strategy: Strategy = "rolling"
+    # Not the progressive delivery of a single release (ReleaseConfig.strategy): across
+    # clusters, ``strategy`` is how the clusters are deployed to.
+    strategy: Strategy = "rolling"  # type: ignore[assignment]
     unreachable: Unreachable = "fail"
     health_timeout: Duration = Field(default=5, ge=1, le=120)
 
@@ -113,9 +115,10 @@ class MultiClusterReleaseConfig(ReleaseConfig):
 
     def release_config(self) -> ReleaseConfig:
         """The shared definition as a plain :class:`ReleaseConfig` (fields already valid)."""
+        shared = set(ReleaseConfig.model_fields) - {"strategy"}  # ours means another thing
         return ReleaseConfig.model_construct(
-            _fields_set=self.model_fields_set & set(ReleaseConfig.model_fields),
-            **{k: getattr(self, k) for k in ReleaseConfig.model_fields},
+            _fields_set=self.model_fields_set & shared,
+            **{k: getattr(self, k) for k in shared},
         )
 
     def cluster(self, name: str) -> ClusterTarget:

@@ -24,6 +24,7 @@ from helm_enterprise.config.git import GitSource
 from helm_enterprise.config.health import HealthPolicy
 from helm_enterprise.config.secrets import Secret, SecretRef, coerce_secret_ref, is_reference
 from helm_enterprise.config.slo import SloConfig, check_unique_slos
+from helm_enterprise.config.strategy import StrategyConfig
 
 _RELEASE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _CHART_NAME = re.compile(r"^[A-Za-z0-9][-A-Za-z0-9_.]*$")
@@ -391,6 +392,8 @@ class ReleaseConfig(Model):
     # T3.5: a HorizontalPodAutoscaler (or the chart's own HPA values) and a VPA.
     autoscaling: AutoscalingConfig | None = None
     vpa: VpaConfig | None = None
+    # T3.1/T3.2: blue/green or canary between two colours of the release.
+    strategy: StrategyConfig | None = None
 
     @property
     def local_dependencies(self) -> list[str]:
@@ -441,4 +444,27 @@ class ReleaseConfig(Model):
             raise ValueError("sloGate: gates on this release's own SLOs; declare slos")
         if self.slo_gate != "none" and self.mode != "release":
             raise ValueError("sloGate: applies to mode: release (it is checked before Helm runs)")
+        if self.strategy is not None:
+            problem = strategy_conflict(self)
+            if problem:
+                raise ValueError(problem)
         return self
+
+
+def strategy_conflict(cfg: ReleaseConfig) -> str | None:
+    """Settings a release with a strategy cannot have (each message starts with the field)."""
+    if cfg.mode != "release":
+        return "strategy: needs mode: release (each colour is a Helm release)"
+    if cfg.autoscaling is not None or cfg.vpa is not None:
+        return (
+            "autoscaling: not supported with a strategy yet (the rollout sets the replicas "
+            "of both colours); remove one of them"
+        )
+    if cfg.health is not None:
+        return (
+            "health: a release with a strategy is judged by the strategy's analysis; move "
+            "the checks into an analysis (http or prometheus metrics)"
+        )
+    if not cfg.wait:
+        return "wait: a strategy needs Helm to wait for the new colour (remove wait: false)"
+    return None

@@ -17,7 +17,14 @@ half-written one. A change of labels is a new path, and so an upgrade that relab
 objects. The interpreter line is not in the digest (the path must not depend on the
 machine): a file is only rewritten for another interpreter, with the same labels.
 
-Usage (by Helm): ``python -m helm_enterprise.kube.postrender <labels-json> <annotations-json>``
+For a colour of a release with a strategy (T3.1/T3.2) it also labels the Pod templates
+of Deployments (the Services of the rollout select Pods by those labels), records each
+Deployment's declared replicas in ``helm-enterprise.io/replicas`` and, when asked, starts
+the Deployment at another size (a canary starts with no Pods; a blue/green preview at
+``previewReplicaCount``).
+
+Usage (by Helm): ``python -m helm_enterprise.kube.postrender <labels-json> <annotations-json>
+[<workload-json>]``
 """
 
 from __future__ import annotations
@@ -37,32 +44,69 @@ import yaml
 LAUNCHER_DIR = Path(".helm-enterprise") / "postrender"
 
 
-def relabel(stream: str, labels: Mapping[str, str], annotations: Mapping[str, str]) -> str:
-    """Add ``labels``/``annotations`` to every object of a YAML stream."""
+ANNOTATION_REPLICAS = "helm-enterprise.io/replicas"
+
+
+def relabel(
+    stream: str,
+    labels: Mapping[str, str],
+    annotations: Mapping[str, str],
+    workload: Mapping[str, Any] | None = None,
+) -> str:
+    """Add ``labels``/``annotations`` to every object of a YAML stream; with ``workload``
+    (``{"templateLabels": {...}, "replicas": n | null}``) also label the Pod template of
+    every Deployment, record its declared replicas, and set ``replicas`` when given."""
     docs: list[Any] = []
     for doc in yaml.safe_load_all(stream):
         if isinstance(doc, dict) and isinstance(doc.get("metadata"), dict):
             meta = doc["metadata"]
             meta["labels"] = {**(meta.get("labels") or {}), **labels}
             meta["annotations"] = {**(meta.get("annotations") or {}), **annotations}
+            if workload and doc.get("kind") == "Deployment":
+                _shape_workload(doc, workload)
         if doc is not None:
             docs.append(doc)
     return yaml.safe_dump_all(docs, sort_keys=False)
 
 
-def launcher_path(release: str, labels: Mapping[str, str], annotations: Mapping[str, str]) -> Path:
+def _shape_workload(doc: dict[str, Any], workload: Mapping[str, Any]) -> None:
+    spec = doc.setdefault("spec", {})
+    template_meta = spec.setdefault("template", {}).setdefault("metadata", {})
+    template_meta["labels"] = {
+        **(template_meta.get("labels") or {}),
+        **(workload.get("templateLabels") or {}),
+    }
+    declared = spec.get("replicas", 1)
+    doc["metadata"]["annotations"][ANNOTATION_REPLICAS] = str(declared)
+    if workload.get("replicas") is not None:
+        spec["replicas"] = min(int(workload["replicas"]), int(declared))
+
+
+def launcher_path(
+    release: str,
+    labels: Mapping[str, str],
+    annotations: Mapping[str, str],
+    workload: Mapping[str, Any] | None = None,
+) -> Path:
     """Where the launcher of a release with these labels lives, relative to the program
     directory: ``.helm-enterprise/postrender/<release>-<digest of labels and annotations>``."""
-    spec = json.dumps({"labels": dict(labels), "annotations": dict(annotations)}, sort_keys=True)
+    shape: dict[str, Any] = {"labels": dict(labels), "annotations": dict(annotations)}
+    if workload:
+        shape["workload"] = dict(workload)
+    spec = json.dumps(shape, sort_keys=True)
     return LAUNCHER_DIR / f"{release}-{hashlib.sha256(spec.encode()).hexdigest()[:16]}"
 
 
 def install(
-    base_dir: Path, release: str, labels: Mapping[str, str], annotations: Mapping[str, str]
+    base_dir: Path,
+    release: str,
+    labels: Mapping[str, str],
+    annotations: Mapping[str, str],
+    workload: Mapping[str, Any] | None = None,
 ) -> str:
     """Write the launcher for one release and its labels (unless it is there already);
     return its path relative to ``base_dir``."""
-    rel = launcher_path(release, labels, annotations)
+    rel = launcher_path(release, labels, annotations, workload)
     target = base_dir / rel
     args = " ".join(
         shlex.quote(a)
@@ -72,6 +116,7 @@ def install(
             "helm_enterprise.kube.postrender",
             json.dumps(dict(labels), sort_keys=True),
             json.dumps(dict(annotations), sort_keys=True),
+            *([json.dumps(dict(workload), sort_keys=True)] if workload else []),
         )
     )
     content = f"#!/bin/sh\n# helm-enterprise post-renderer for release {release}\nexec {args}\n"
@@ -95,7 +140,8 @@ def install(
 
 def main(argv: list[str]) -> int:
     labels, annotations = json.loads(argv[1]), json.loads(argv[2])
-    sys.stdout.write(relabel(sys.stdin.read(), labels, annotations))
+    workload = json.loads(argv[3]) if len(argv) > 3 else None
+    sys.stdout.write(relabel(sys.stdin.read(), labels, annotations, workload))
     return 0
 
 

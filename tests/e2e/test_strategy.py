@@ -1,0 +1,361 @@
+"""Progressive delivery (T3.1 blue/green, T3.2 canary) on real traffic.
+
+Real podinfo Pods on the sandbox's real node; a client sends a steady stream of requests
+to the release's Service through the API server's service proxy, which spreads them over
+the Service's ready endpoints at random (so a canary's share of requests is its share of
+Pods), and counts the answers by the ``message`` each version is deployed with. Analysis
+reads the sandbox's real Prometheus, which scrapes podinfo's request counters.
+
+Tolerances, for the replica-ratio canary: the share of canary answers within ±0.12 of the
+expected share of Pods (a binomial of ~150 requests per step at p = 0.1 has a standard
+deviation of 0.025; at p = 0.5, of 0.04), counted from 3 s after the step's weights were
+recorded (the endpoints controller has to publish the new Pods).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import ssl
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from helm_enterprise.audit import AuditLog
+from helm_enterprise.kube.client import ClusterAccess
+from helm_enterprise.kube.proxy import service_proxy_path
+from helm_enterprise.sandbox.prometheus import PrometheusServer
+from helm_enterprise.strategy import state as rollout_state
+from tests.e2e.conftest import Env, _progress, run_cli
+from tests.e2e.test_release import hello
+
+
+@pytest.fixture(scope="module")
+def prometheus(sb: Env) -> PrometheusServer:
+    sb.sandbox.up(["prometheus"], progress=_progress)
+    return PrometheusServer(sb.sandbox.toolchain())
+
+
+class Traffic:
+    """GET / of a Service, as fast as one client goes (kept-alive TLS to the API server),
+    recording (time, answer): the app's ``message``, or ``error <status>``."""
+
+    def __init__(self, sb: Env, namespace: str, service: str = "hello") -> None:
+        c = sb.sandbox.cluster("a")
+        tls = ssl.create_default_context(cafile=str(c.pki.path("ca.crt")))
+        tls.load_cert_chain(str(c.pki.path("admin.crt")), str(c.pki.path("admin.key")))
+        self.url = c.server + service_proxy_path(namespace, service, "http", "/")
+        self.client = httpx.Client(verify=tls, timeout=5, trust_env=False)
+        self.samples: list[tuple[float, str]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                resp = self.client.get(self.url)
+                answer = (
+                    resp.json().get("message", "?")
+                    if resp.status_code == 200
+                    else f"error {resp.status_code}"
+                )
+            except (httpx.HTTPError, ValueError) as err:
+                answer = f"error {type(err).__name__}"
+            self.samples.append((time.monotonic(), answer))
+            time.sleep(0.05)
+
+    def between(self, start: float, end: float) -> list[str]:
+        return [a for t, a in self.samples if start <= t < end]
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=15)
+        self.client.close()
+
+
+@pytest.fixture
+def traffic(sb: Env, namespace: str) -> Iterator[list[Traffic]]:
+    started: list[Traffic] = []
+    yield started
+    for t in started:
+        t.close()
+
+
+class StateWatch:
+    """The rollout's state ConfigMap, read twice a second: (time, weights, phase)."""
+
+    def __init__(self, sb: Env, namespace: str, release: str = "hello") -> None:
+        self.api = ClusterAccess(sb.env["KUBECONFIG"]).api_client()
+        self.namespace, self.release = namespace, release
+        self.seen: list[tuple[float, dict[str, int], str]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.5):
+            with contextlib.suppress(Exception):
+                s = rollout_state.read(self.api, self.namespace, self.release)
+                if s is not None:
+                    entry = (dict(s.weights), s.phase.value)
+                    if not self.seen or self.seen[-1][1:] != entry:
+                        self.seen.append((time.monotonic(), *entry))
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+def release(
+    namespace: str, message: str, strategy: dict[str, Any], **values: Any
+) -> dict[str, Any]:
+    return hello(
+        namespace, values={"replicaCount": 2, "message": message, **values}, strategy=strategy
+    )
+
+
+def error_ratio(namespace: str) -> str:
+    """The target colour's share of failed requests over 20 s, from podinfo's counters."""
+    sel = f'namespace="{namespace}",instance_name="{{{{canary}}}}"'
+    bad = f'sum(rate(http_requests_total{{{sel},status!~"2.."}}[20s]))'
+    return f"({bad} or vector(0)) / sum(rate(http_requests_total{{{sel}}}[20s]))"
+
+
+def helm_releases(sb: Env, namespace: str) -> list[str]:
+    return sorted(r["name"] for r in json.loads(sb.helm("list", "-n", namespace, "-o", "json")))
+
+
+def replicas(sb: Env, namespace: str, name: str) -> int:
+    dep = sb.kubectl_json("-n", namespace, "get", "deployment", name)
+    return int(dep["spec"]["replicas"])
+
+
+def strategy_output(result: Any) -> dict[str, Any]:
+    out: dict[str, Any] = result.outputs["releases"].value["hello"]["strategy"]
+    return out
+
+
+def test_blue_green_switches_at_once_and_switches_back_on_failed_analysis(
+    sb: Env,
+    prometheus: PrometheusServer,
+    project: Any,
+    namespace: str,
+    traffic: list[Traffic],
+    tmp_path: Path,
+) -> None:
+    audit = tmp_path / "audit.jsonl"
+    p = project()
+    # The rollout runs in the dynamic-provider process, which records to this log.
+    p.stack.workspace.env_vars["HELM_ENTERPRISE_AUDIT_LOG"] = str(audit)
+    p.config("helm-enterprise:prometheus", {"address": prometheus.address})
+    blue_green = {
+        "activeService": "hello",
+        "previewService": "hello-preview",
+        "scaleDownDelaySeconds": 5,
+        "prePromotionAnalysis": {
+            "metrics": [
+                {
+                    "name": "preview-answers",
+                    "http": {"service": "hello-preview", "path": "/", "bodyContains": "v2"},
+                    "interval": "2s",
+                    "count": 3,
+                }
+            ]
+        },
+    }
+    p.releases([release(namespace, "v1", {"blueGreen": blue_green})])
+    first = strategy_output(p.up())
+    assert first["phase"] == "Healthy" and first["active"] == "blue", first
+    assert sb.service_get(namespace, "hello", "/").json()["message"] == "v1"
+
+    t = Traffic(sb, namespace)
+    traffic.append(t)
+    time.sleep(3)
+    p.releases([release(namespace, "v2", {"blueGreen": blue_green})])
+    started = time.monotonic()
+    second = strategy_output(p.up())
+    assert second["phase"] == "Healthy" and second["active"] == "green", second
+    time.sleep(3)
+    answers = t.between(started - 3, time.monotonic())
+    _progress(f"blue/green switch: {len(answers)} requests, {answers.count('v1')} v1")
+    # Before the switch every answer is v1, after it every answer v2; none failed.
+    assert not [a for a in answers if a.startswith("error")], answers
+    first_v2 = answers.index("v2")
+    assert set(answers[:first_v2]) == {"v1"} and set(answers[first_v2:]) == {"v2"}, answers
+    assert answers.count("v1") >= 10 and answers.count("v2") >= 10
+    # The idle colour was scaled to zero after the delay; the next run uninstalls it.
+    assert replicas(sb, namespace, "hello-blue") == 0
+    assert helm_releases(sb, namespace) == ["hello-blue", "hello-green"]
+    steady = strategy_output(p.up())
+    assert steady["phase"] == "Healthy" and steady["active"] == "green"
+    assert helm_releases(sb, namespace) == ["hello-green"]
+
+    # v3 fails one request in three: its post-promotion analysis (Prometheus, the new
+    # colour's error ratio) fails and traffic goes back to v2 at once.
+    failing = {
+        **blue_green,
+        "prePromotionAnalysis": None,
+        "postPromotionAnalysis": {
+            "metrics": [
+                {
+                    "name": "error-ratio",
+                    "prometheus": {"query": error_ratio(namespace)},
+                    "failureCondition": "result > 0.1",
+                    "successCondition": "result <= 0.1",
+                    "initialDelay": "8s",
+                    "interval": "4s",
+                    "count": 4,
+                }
+            ]
+        },
+    }
+    failing = {k: v for k, v in failing.items() if v is not None}
+    p.releases([release(namespace, "v3", {"blueGreen": failing}, fault={"randomError": True})])
+    error = p.up_fails()
+    aborted_at = time.monotonic()
+    assert "rollout of hello-blue aborted, all traffic is back on hello-green" in error, error
+    assert "post-promotion analysis Failed: error-ratio" in error
+    time.sleep(4)
+    after = t.between(aborted_at, time.monotonic())
+    assert after and set(after) == {"v2"}, after
+    during = t.between(started, aborted_at)
+    assert "v3" in during or any(a.startswith("error") for a in during)
+    records = list(AuditLog(audit).records())
+    [abort] = [r for r in records if r["action"] == "abort"]
+    assert abort["stable"] == "green" and abort["target"] == "blue"
+    assert "error-ratio" in abort["why"]
+    _progress(f"blue/green abort: traffic on stable {abort['seconds_to_stable']}s after failure")
+    assert any(r["action"] == "analysis" and r["result"] == "Failed" for r in records)
+    # The next run keeps serving stable and removes the aborted colour.
+    kept = strategy_output(p.up())
+    assert kept["phase"] == "Aborted" and kept["active"] == "green", kept
+    assert "Change the release or run `helm-enterprise promote`" in kept["message"]
+    assert helm_releases(sb, namespace) == ["hello-green"]
+
+    p.destroy()
+    assert helm_releases(sb, namespace) == []
+    services = sb.kubectl_json("-n", namespace, "get", "services")["items"]
+    assert services == []
+    api = ClusterAccess(sb.env["KUBECONFIG"]).api_client()
+    assert rollout_state.read(api, namespace, "hello") is None
+
+
+def test_canary_steps_shift_the_response_mix_and_a_bad_version_aborts(
+    sb: Env,
+    prometheus: PrometheusServer,
+    project: Any,
+    namespace: str,
+    traffic: list[Traffic],
+) -> None:
+    p = project()
+    p.config("helm-enterprise:prometheus", {"address": prometheus.address})
+    steps = [
+        {"setWeight": 10},
+        {"pause": {"duration": "20s"}},
+        {"setWeight": 50},
+        {"pause": {"duration": "20s"}},
+    ]
+    canary = {"canary": {"service": "hello", "steps": steps}}
+    p.releases([release(namespace, "v1", canary, replicaCount=10)])
+    assert strategy_output(p.up())["active"] == "blue"
+    t = Traffic(sb, namespace)
+    traffic.append(t)
+    watch = StateWatch(sb, namespace)
+    try:
+        p.releases([release(namespace, "v2", canary, replicaCount=10)])
+        done = strategy_output(p.up())
+    finally:
+        watch.close()
+    assert done["phase"] == "Healthy" and done["active"] == "green"
+    assert done["weights"] == {"stable": 0, "canary": 100}
+    # The mix during each step, from 3 s after its weights were recorded to the next change.
+    changes = [(at, w) for at, w, _ in watch.seen if w]
+    observed = []
+    for (at, weights), (end, _) in zip(
+        changes, [*changes[1:], (time.monotonic(), {})], strict=True
+    ):
+        answers = [a for a in t.between(at + 3, end) if not a.startswith("error")]
+        if len(answers) < 30 or weights.get("canary") in (None, 0, 100):
+            continue
+        share = answers.count("v2") / len(answers)
+        observed.append((weights["canary"], round(share, 3), len(answers)))
+        assert abs(share - weights["canary"] / 100) <= 0.12, (weights, share, len(answers))
+    _progress(f"canary mix (expected %, observed share, requests): {observed}")
+    assert [w for w, _, _ in observed] == [10, 50], observed
+    assert not [a for a in t.samples if a[1].startswith("error")][:1]
+    assert replicas(sb, namespace, "hello-green") == 10
+    assert replicas(sb, namespace, "hello-blue") == 0
+
+    # A bad version: the background analysis (the canary's error ratio) aborts at its
+    # first measurement after the delay; all traffic is v2 again.
+    bad = {
+        "canary": {
+            "service": "hello",
+            "steps": [{"setWeight": 50}, {"pause": {"duration": "60s"}}],
+            "analysis": {
+                "metrics": [
+                    {
+                        "name": "error-ratio",
+                        "prometheus": {"query": error_ratio(namespace)},
+                        "successCondition": "result < 0.1",
+                        "initialDelay": "10s",
+                        "interval": "5s",
+                    }
+                ]
+            },
+        }
+    }
+    p.releases([release(namespace, "v3", bad, replicaCount=4, fault={"randomError": True})])
+    error = p.up_fails()
+    stopped = time.monotonic()
+    assert "background analysis Failed: error-ratio" in error, error
+    time.sleep(4)
+    after = t.between(stopped, time.monotonic())
+    assert after and set(after) == {"v2"}, after
+    assert replicas(sb, namespace, "hello-blue") == 0
+
+
+def test_canary_pause_promote_and_abort(
+    sb: Env, project: Any, namespace: str, traffic: list[Traffic]
+) -> None:
+    p = project()
+    paused = {"canary": {"service": "hello", "steps": [{"setWeight": 50}, {"pause": {}}]}}
+    p.releases([release(namespace, "v1", paused)])
+    p.up()
+    t = Traffic(sb, namespace)
+    traffic.append(t)
+    p.releases([release(namespace, "v2", paused)])
+    out = strategy_output(p.up())
+    assert out["phase"] == "Paused" and out["step"] == 1, out
+    assert out["message"].startswith("paused at step 1 (paused at step 2")
+    assert out["weights"] == {"stable": 50, "canary": 50}
+    # Still paused on a rerun with nothing new.
+    assert strategy_output(p.up())["phase"] == "Paused"
+
+    status = run_cli("rollout", "status", "hello", "-n", namespace, "--json", env=p.env)
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["phase"] == "Paused"
+
+    promoted = run_cli(
+        "promote", "hello", "-n", namespace, "-s", p.stack.name, "-C", str(p.dir), env=p.env
+    )
+    assert promoted.returncode == 0, promoted.stderr + promoted.stdout
+    state = rollout_state.read(ClusterAccess(sb.env["KUBECONFIG"]).api_client(), namespace, "hello")
+    assert state is not None and state.phase.value == "Healthy" and state.active == "green"
+
+    # v3, paused at 50 %, then aborted from the command line: traffic is v2 again at once.
+    p.releases([release(namespace, "v3", paused)])
+    assert strategy_output(p.up())["phase"] == "Paused"
+    aborted = run_cli("abort", "hello", "-n", namespace, env=p.env)
+    assert aborted.returncode == 0, aborted.stderr + aborted.stdout
+    now = time.monotonic()
+    time.sleep(3)
+    assert set(t.between(now + 1, time.monotonic())) == {"v2"}
+    kept = strategy_output(p.up())
+    assert kept["phase"] == "Aborted" and kept["active"] == "green"
