@@ -461,6 +461,7 @@ class Rollout:
             self._tick()
         if not self._gate("confirm-promotion"):
             raise Paused("the confirm-promotion webhook has not approved the promotion")
+        self._at_step(len(canary.steps))  # the promotion is a step of its own
         weights = self._set_weight(100)
         if self._background is not None:
             self._measured(self._background, [])

@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import signal
 import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -88,12 +91,13 @@ def traffic(sb: Env, namespace: str) -> Iterator[list[Traffic]]:
 
 
 class StateWatch:
-    """The rollout's state ConfigMap, read twice a second: (time, weights, phase)."""
+    """The rollout's state ConfigMap, read twice a second: (time, weights, phase, step)
+    whenever one of them changed."""
 
     def __init__(self, sb: Env, namespace: str, release: str = "hello") -> None:
         self.api = ClusterAccess(sb.env["KUBECONFIG"]).api_client()
         self.namespace, self.release = namespace, release
-        self.seen: list[tuple[float, dict[str, int], str]] = []
+        self.seen: list[tuple[float, dict[str, int], str, int]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -103,7 +107,7 @@ class StateWatch:
             with contextlib.suppress(Exception):
                 s = rollout_state.read(self.api, self.namespace, self.release)
                 if s is not None:
-                    entry = (dict(s.weights), s.phase.value)
+                    entry = (dict(s.weights), s.phase.value, s.step)
                     if not self.seen or self.seen[-1][1:] != entry:
                         self.seen.append((time.monotonic(), *entry))
 
@@ -274,8 +278,9 @@ def test_canary_steps_shift_the_response_mix_and_a_bad_version_aborts(
         watch.close()
     assert done["phase"] == "Healthy" and done["active"] == "green"
     assert done["weights"] == {"stable": 0, "canary": 100}
-    # The mix during each step, from 3 s after its weights were recorded to the next change.
-    changes = [(at, w) for at, w, _ in watch.seen if w]
+    # The mix during each step, from 3 s after its weights were recorded to the next change
+    # (a new step is recorded before its replicas change).
+    changes = [(at, w) for at, w, _, _ in watch.seen if w]
     observed = []
     for (at, weights), (end, _) in zip(
         changes, [*changes[1:], (time.monotonic(), {})], strict=True
@@ -321,20 +326,35 @@ def test_canary_steps_shift_the_response_mix_and_a_bad_version_aborts(
     assert replicas(sb, namespace, "hello-blue") == 0
 
 
-def test_canary_pause_promote_and_abort(
-    sb: Env, project: Any, namespace: str, traffic: list[Traffic]
+def test_canary_inconclusive_pauses_promote_goes_on_abort_returns(
+    sb: Env, prometheus: PrometheusServer, project: Any, namespace: str, traffic: list[Traffic]
 ) -> None:
     p = project()
-    paused = {"canary": {"service": "hello", "steps": [{"setWeight": 50}, {"pause": {}}]}}
-    p.releases([release(namespace, "v1", paused)])
+    p.config("helm-enterprise:prometheus", {"address": prometheus.address})
+    # A real query whose value (5) meets neither condition: Inconclusive, so a pause.
+    undecided = {
+        "metrics": [
+            {
+                "name": "undecided",
+                "prometheus": {"query": "vector(5)"},
+                "successCondition": "result < 1",
+                "failureCondition": "result > 10",
+            }
+        ]
+    }
+    inconclusive = {
+        "canary": {"service": "hello", "steps": [{"setWeight": 50}, {"analysis": undecided}]}
+    }
+    p.releases([release(namespace, "v1", inconclusive)])
     p.up()
     t = Traffic(sb, namespace)
     traffic.append(t)
-    p.releases([release(namespace, "v2", paused)])
+    p.releases([release(namespace, "v2", inconclusive)])
     out = strategy_output(p.up())
     assert out["phase"] == "Paused" and out["step"] == 1, out
-    assert out["message"].startswith("paused at step 1 (paused at step 2")
+    assert out["message"].startswith("paused at step 1 (analysis of step 2 Inconclusive")
     assert out["weights"] == {"stable": 50, "canary": 50}
+    assert out["lastAnalysis"][0]["outcome"] == "Inconclusive"
     # Still paused on a rerun with nothing new.
     assert strategy_output(p.up())["phase"] == "Paused"
 
@@ -349,7 +369,9 @@ def test_canary_pause_promote_and_abort(
     state = rollout_state.read(ClusterAccess(sb.env["KUBECONFIG"]).api_client(), namespace, "hello")
     assert state is not None and state.phase.value == "Healthy" and state.active == "green"
 
-    # v3, paused at 50 %, then aborted from the command line: traffic is v2 again at once.
+    # v3, paused at 50 % (a pause without duration), then aborted from the command line:
+    # traffic is v2 again at once.
+    paused = {"canary": {"service": "hello", "steps": [{"setWeight": 50}, {"pause": {}}]}}
     p.releases([release(namespace, "v3", paused)])
     assert strategy_output(p.up())["phase"] == "Paused"
     aborted = run_cli("abort", "hello", "-n", namespace, env=p.env)
@@ -359,3 +381,61 @@ def test_canary_pause_promote_and_abort(
     assert set(t.between(now + 1, time.monotonic())) == {"v2"}
     kept = strategy_output(p.up())
     assert kept["phase"] == "Aborted" and kept["active"] == "green"
+
+
+def test_a_killed_run_resumes_the_canary_where_it_was(
+    sb: Env, project: Any, namespace: str, traffic: list[Traffic]
+) -> None:
+    """``pulumi up`` killed (SIGKILL, the whole process group) during a canary's pause: the
+    state in the cluster still says step 2 at 50 %, both tracks keep serving as that step
+    said, and the next ``pulumi up`` resumes there and promotes."""
+    p = project()
+    steps = [{"setWeight": 50}, {"pause": {"duration": "40s"}}]
+    canary = {"canary": {"service": "hello", "steps": steps}}
+    p.releases([release(namespace, "v1", canary)])
+    p.up()
+    p.releases([release(namespace, "v2", canary)])
+    api = ClusterAccess(sb.env["KUBECONFIG"]).api_client()
+    proc = subprocess.Popen(
+        ["pulumi", "up", "--yes", "--skip-preview", "--stack", p.stack.name],
+        cwd=p.dir,
+        env=p.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            s = rollout_state.read(api, namespace, "hello")
+            if s is not None and s.target == "green" and s.step == 1 and s.weights:
+                break
+            assert proc.poll() is None, "pulumi up ended before the pause"
+            assert time.monotonic() < deadline, "the canary did not reach its pause"
+            time.sleep(1)
+        time.sleep(3)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    killed = rollout_state.read(api, namespace, "hello")
+    assert killed is not None and killed.phase.value == "Progressing" and killed.step == 1
+    assert killed.weights == {"stable": 50, "canary": 50}
+    t = Traffic(sb, namespace)
+    traffic.append(t)
+    time.sleep(4)
+    assert set(t.between(0, time.monotonic())) == {"v1", "v2"}  # both tracks, as step 1 said
+    # The killed run left the stack's lock; Pulumi's own way out, as a user would.
+    subprocess.run(
+        ["pulumi", "cancel", "--yes", "--stack", p.stack.name],
+        cwd=p.dir,
+        env=p.env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    resumed = strategy_output(p.up())
+    assert resumed["phase"] == "Healthy" and resumed["active"] == "green", resumed
+    assert replicas(sb, namespace, "hello-blue") == 0
+    done = time.monotonic()
+    time.sleep(3)
+    assert set(t.between(done, time.monotonic())) == {"v2"}
