@@ -37,6 +37,37 @@ def test_relabel_every_object_keeps_the_rest() -> None:
     assert out[1]["spec"]["template"]["metadata"]["labels"] == {"app": "x"}  # selectors untouched
 
 
+def test_a_colour_labels_pod_templates_and_may_start_at_another_size(tmp_path: Path) -> None:
+    """A colour of a release with a strategy: its Pods carry the rollout's labels (the
+    Services select by them), the declared size is recorded, a canary starts empty."""
+    colour = {"helm-enterprise.io/rollout": "web", "helm-enterprise.io/colour": "green"}
+    deployment = MANIFESTS.replace("spec: {template:", "spec: {replicas: 4, template:")
+    workload = {"templateLabels": colour, "replicas": 0}
+    out = list(yaml.safe_load_all(relabel(deployment, {}, {}, workload)))
+    dep = out[1]
+    assert dep["spec"]["template"]["metadata"]["labels"] == {"app": "x", **colour}
+    assert dep["spec"]["replicas"] == 0
+    assert dep["metadata"]["annotations"]["helm-enterprise.io/replicas"] == "4"
+    assert "spec" not in out[0]  # only Deployments are shaped
+    # No size given: the declared one stays; a size above the declared one is capped.
+    kept = list(yaml.safe_load_all(relabel(deployment, {}, {}, {"templateLabels": colour})))
+    assert kept[1]["spec"]["replicas"] == 4
+    capped = {"templateLabels": colour, "replicas": 9}
+    assert list(yaml.safe_load_all(relabel(deployment, {}, {}, capped)))[1]["spec"]["replicas"] == 4
+    # The options are part of the launcher's identity and reach Helm's run of it.
+    assert launcher_path("web", {}, {}, workload) != launcher_path("web", {}, {})
+    rel = install(tmp_path, "web-green", {}, {}, workload)
+    proc = subprocess.run(
+        [str(tmp_path / rel)],
+        input=deployment,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3])},
+    )
+    assert list(yaml.safe_load_all(proc.stdout))[1]["spec"]["replicas"] == 0
+
+
 def test_launcher_runs_as_helm_would(tmp_path: Path) -> None:
     rel = install(tmp_path, "web", {"k": "v"}, {"a": "b"})
     assert rel == f"./{launcher_path('web', {'k': 'v'}, {'a': 'b'})}"
