@@ -5,7 +5,8 @@ uses, see :mod:`helm_enterprise.config.drift`). Three sources, in this order:
 
 1. the **default rules** (:data:`DEFAULT_RULES`) for fields that controllers, the API
    server or well-known webhooks own: a Deployment's revision annotation, allocated
-   Service IPs and node ports, CA bundles injected into webhook configurations;
+   Service IPs and node ports, CA bundles injected into webhook configurations, the
+   replicas of a progressive release's colours (the rollout sets them);
 2. **derived rules**: ``/spec/replicas`` of every object a HorizontalPodAutoscaler scales
    (:func:`hpa_rules`, from the HPAs found in the cluster or the stack);
 3. the user's rules: stack config ``helm-enterprise:drift.ignore``, ``--ignore-file``,
@@ -131,6 +132,13 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     ),
     _rule(["/spec/caBundle"], "CA bundle injected", kind="APIService"),
     _rule(["/secrets"], "token controller", group="", kind="ServiceAccount"),
+    # T3.1/T3.2: a colour's size is the rollout's (traffic weights, scale-down), not Helm's.
+    _rule(
+        ["/spec/replicas"],
+        "set by the release's blue/green or canary rollout",
+        kind="Deployment",
+        label_selector="helm-enterprise.io/colour",
+    ),
 )
 
 

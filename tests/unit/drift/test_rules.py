@@ -176,3 +176,20 @@ def test_stack_config_accepts_camel_case_policy() -> None:
     )
     assert cfg.drift is not None and cfg.drift.ignore[0].target is not None
     assert cfg.drift.ignore[0].target.label_selector == "app=web"
+
+
+def test_the_replicas_of_a_colour_belong_to_its_rollout() -> None:
+    rules = RuleSet.build()
+    colour = ObjectRef(
+        "apps/v1",
+        "Deployment",
+        "web-green",
+        "shop",
+        "web-green",
+        labels=(("helm-enterprise.io/colour", "green"),),
+    )
+    plain = ObjectRef("apps/v1", "Deployment", "web", "shop", "web")
+    found = rules.find(colour, split("/spec/replicas"))
+    assert found is not None and "rollout" in found.reason
+    assert rules.find(plain, split("/spec/replicas")) is None
+    assert rules.find(colour, split("/spec/template/spec/containers/0/image")) is None
