@@ -145,7 +145,9 @@ def _up(cwd: Path, stack: str, release: str) -> None:
     from pulumi import automation as auto
 
     from helm_enterprise.automation.errors import pulumi_command
+    from helm_enterprise.automation.verbosity import check_pulumi_verbosity
 
+    check_pulumi_verbosity()  # Pulumi's debug logging would print secret values
     err.print(f"running pulumi up of stack {stack} ...", highlight=False)
     with pulumi_command("up", stack):
         st = auto.select_stack(stack, work_dir=str(cwd.resolve()))
