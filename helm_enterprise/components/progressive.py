@@ -61,18 +61,25 @@ RegisterColour = Callable[[str, Mapping[str, Any], list[str]], k8s.helm.v3.Relea
 def digest(cfg: ReleaseConfig, chart: ResolvedChart, checksum: object) -> str:
     """What the release declares, as a digest: a new one is a new rollout. The chart (its
     resolved source, version and commit), the values and the secret references; the
-    injected secrets' checksum when it is known at this point (it changes on rotation)."""
+    injected secrets' checksum when it is known at this point (it changes on rotation).
+    Values that are Outputs of other resources are not known here and do not count."""
     declared = {
         "chart": cfg.chart.model_dump(mode="json", by_alias=True),
         "source": chart.source,
         "version": chart.version,
         "commit": chart.commit,
         "values": cfg.values,
-        "secretValues": {k: str(v) for k, v in sorted(cfg.secret_values.items())},
+        "secretValues": {k: v.describe() for k, v in sorted(cfg.secret_values.items())},
         "secrets": checksum if isinstance(checksum, str) else None,
     }
-    text = json.dumps(declared, sort_keys=True, default=str)
+    # A pulumi.Output in the values (Python programs) has no value yet: it counts as a
+    # placeholder, so a run is not a new rollout just because an Output object is new.
+    text = json.dumps(declared, sort_keys=True, default=_placeholder)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def _placeholder(value: object) -> str:
+    return "<output>" if isinstance(value, pulumi.Output) else str(value)
 
 
 def read_state(cfg: ReleaseConfig, access: ClusterAccess, owner: pulumi.Resource) -> State | None:

@@ -18,7 +18,6 @@ import contextlib
 import json
 import os
 import signal
-import ssl
 import subprocess
 import threading
 import time
@@ -26,13 +25,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from helm_enterprise.audit import AuditLog
 from helm_enterprise.kube.client import ClusterAccess
-from helm_enterprise.kube.proxy import service_proxy_path
 from helm_enterprise.sandbox.prometheus import PrometheusServer
+from helm_enterprise.sandbox.traffic import ServiceTraffic
 from helm_enterprise.strategy import state as rollout_state
 from tests.e2e.conftest import Env, _progress, run_cli
 from tests.e2e.test_release import hello
@@ -44,47 +42,13 @@ def prometheus(sb: Env) -> PrometheusServer:
     return PrometheusServer(sb.sandbox.toolchain())
 
 
-class Traffic:
-    """GET / of a Service, as fast as one client goes (kept-alive TLS to the API server),
-    recording (time, answer): the app's ``message``, or ``error <status>``."""
-
-    def __init__(self, sb: Env, namespace: str, service: str = "hello") -> None:
-        c = sb.sandbox.cluster("a")
-        tls = ssl.create_default_context(cafile=str(c.pki.path("ca.crt")))
-        tls.load_cert_chain(str(c.pki.path("admin.crt")), str(c.pki.path("admin.key")))
-        self.url = c.server + service_proxy_path(namespace, service, "http", "/")
-        self.client = httpx.Client(verify=tls, timeout=5, trust_env=False)
-        self.samples: list[tuple[float, str]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                resp = self.client.get(self.url)
-                answer = (
-                    resp.json().get("message", "?")
-                    if resp.status_code == 200
-                    else f"error {resp.status_code}"
-                )
-            except (httpx.HTTPError, ValueError) as err:
-                answer = f"error {type(err).__name__}"
-            self.samples.append((time.monotonic(), answer))
-            time.sleep(0.05)
-
-    def between(self, start: float, end: float) -> list[str]:
-        return [a for t, a in self.samples if start <= t < end]
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=15)
-        self.client.close()
+def send_traffic(sb: Env, namespace: str, service: str = "hello") -> ServiceTraffic:
+    return ServiceTraffic(sb.sandbox.cluster("a"), namespace, service)
 
 
 @pytest.fixture
-def traffic(sb: Env, namespace: str) -> Iterator[list[Traffic]]:
-    started: list[Traffic] = []
+def traffic(sb: Env, namespace: str) -> Iterator[list[ServiceTraffic]]:
+    started: list[ServiceTraffic] = []
     yield started
     for t in started:
         t.close()
@@ -109,7 +73,7 @@ class StateWatch:
                 if s is not None:
                     entry = (dict(s.weights), s.phase.value, s.step)
                     if not self.seen or self.seen[-1][1:] != entry:
-                        self.seen.append((time.monotonic(), *entry))
+                        self.seen.append((time.time(), *entry))
 
     def close(self) -> None:
         self._stop.set()
@@ -150,7 +114,7 @@ def test_blue_green_switches_at_once_and_switches_back_on_failed_analysis(
     prometheus: PrometheusServer,
     project: Any,
     namespace: str,
-    traffic: list[Traffic],
+    traffic: list[ServiceTraffic],
     tmp_path: Path,
 ) -> None:
     audit = tmp_path / "audit.jsonl"
@@ -178,15 +142,15 @@ def test_blue_green_switches_at_once_and_switches_back_on_failed_analysis(
     assert first["phase"] == "Healthy" and first["active"] == "blue", first
     assert sb.service_get(namespace, "hello", "/").json()["message"] == "v1"
 
-    t = Traffic(sb, namespace)
+    t = send_traffic(sb, namespace)
     traffic.append(t)
     time.sleep(3)
     p.releases([release(namespace, "v2", {"blueGreen": blue_green})])
-    started = time.monotonic()
+    started = time.time()
     second = strategy_output(p.up())
     assert second["phase"] == "Healthy" and second["active"] == "green", second
     time.sleep(3)
-    answers = t.between(started - 3, time.monotonic())
+    answers = t.between(started - 3, time.time())
     _progress(f"blue/green switch: {len(answers)} requests, {answers.count('v1')} v1")
     # Before the switch every answer is v1, after it every answer v2; none failed.
     assert not [a for a in answers if a.startswith("error")], answers
@@ -222,11 +186,11 @@ def test_blue_green_switches_at_once_and_switches_back_on_failed_analysis(
     failing = {k: v for k, v in failing.items() if v is not None}
     p.releases([release(namespace, "v3", {"blueGreen": failing}, fault={"randomError": True})])
     error = p.up_fails()
-    aborted_at = time.monotonic()
+    aborted_at = time.time()
     assert "rollout of hello-blue aborted, all traffic is back on hello-green" in error, error
     assert "post-promotion analysis Failed: error-ratio" in error
     time.sleep(4)
-    after = t.between(aborted_at, time.monotonic())
+    after = t.between(aborted_at, time.time())
     assert after and set(after) == {"v2"}, after
     during = t.between(started, aborted_at)
     assert "v3" in during or any(a.startswith("error") for a in during)
@@ -255,7 +219,7 @@ def test_canary_steps_shift_the_response_mix_and_a_bad_version_aborts(
     prometheus: PrometheusServer,
     project: Any,
     namespace: str,
-    traffic: list[Traffic],
+    traffic: list[ServiceTraffic],
 ) -> None:
     p = project()
     p.config("helm-enterprise:prometheus", {"address": prometheus.address})
@@ -268,7 +232,7 @@ def test_canary_steps_shift_the_response_mix_and_a_bad_version_aborts(
     canary = {"canary": {"service": "hello", "steps": steps}}
     p.releases([release(namespace, "v1", canary, replicaCount=10)])
     assert strategy_output(p.up())["active"] == "blue"
-    t = Traffic(sb, namespace)
+    t = send_traffic(sb, namespace)
     traffic.append(t)
     watch = StateWatch(sb, namespace)
     try:
@@ -282,9 +246,7 @@ def test_canary_steps_shift_the_response_mix_and_a_bad_version_aborts(
     # (a new step is recorded before its replicas change).
     changes = [(at, w) for at, w, _, _ in watch.seen if w]
     observed = []
-    for (at, weights), (end, _) in zip(
-        changes, [*changes[1:], (time.monotonic(), {})], strict=True
-    ):
+    for (at, weights), (end, _) in zip(changes, [*changes[1:], (time.time(), {})], strict=True):
         answers = [a for a in t.between(at + 3, end) if not a.startswith("error")]
         if len(answers) < 30 or weights.get("canary") in (None, 0, 100):
             continue
@@ -318,16 +280,20 @@ def test_canary_steps_shift_the_response_mix_and_a_bad_version_aborts(
     }
     p.releases([release(namespace, "v3", bad, replicaCount=4, fault={"randomError": True})])
     error = p.up_fails()
-    stopped = time.monotonic()
+    stopped = time.time()
     assert "background analysis Failed: error-ratio" in error, error
     time.sleep(4)
-    after = t.between(stopped, time.monotonic())
+    after = t.between(stopped, time.time())
     assert after and set(after) == {"v2"}, after
     assert replicas(sb, namespace, "hello-blue") == 0
 
 
 def test_canary_inconclusive_pauses_promote_goes_on_abort_returns(
-    sb: Env, prometheus: PrometheusServer, project: Any, namespace: str, traffic: list[Traffic]
+    sb: Env,
+    prometheus: PrometheusServer,
+    project: Any,
+    namespace: str,
+    traffic: list[ServiceTraffic],
 ) -> None:
     p = project()
     p.config("helm-enterprise:prometheus", {"address": prometheus.address})
@@ -347,7 +313,7 @@ def test_canary_inconclusive_pauses_promote_goes_on_abort_returns(
     }
     p.releases([release(namespace, "v1", inconclusive)])
     p.up()
-    t = Traffic(sb, namespace)
+    t = send_traffic(sb, namespace)
     traffic.append(t)
     p.releases([release(namespace, "v2", inconclusive)])
     out = strategy_output(p.up())
@@ -376,15 +342,15 @@ def test_canary_inconclusive_pauses_promote_goes_on_abort_returns(
     assert strategy_output(p.up())["phase"] == "Paused"
     aborted = run_cli("abort", "hello", "-n", namespace, env=p.env)
     assert aborted.returncode == 0, aborted.stderr + aborted.stdout
-    now = time.monotonic()
+    now = time.time()
     time.sleep(3)
-    assert set(t.between(now + 1, time.monotonic())) == {"v2"}
+    assert set(t.between(now + 1, time.time())) == {"v2"}
     kept = strategy_output(p.up())
     assert kept["phase"] == "Aborted" and kept["active"] == "green"
 
 
 def test_a_killed_run_resumes_the_canary_where_it_was(
-    sb: Env, project: Any, namespace: str, traffic: list[Traffic]
+    sb: Env, project: Any, namespace: str, traffic: list[ServiceTraffic]
 ) -> None:
     """``pulumi up`` killed (SIGKILL, the whole process group) during a canary's pause: the
     state in the cluster still says step 2 at 50 %, both tracks keep serving as that step
@@ -405,13 +371,13 @@ def test_a_killed_run_resumes_the_canary_where_it_was(
         start_new_session=True,
     )
     try:
-        deadline = time.monotonic() + 240
+        deadline = time.time() + 240
         while True:
             s = rollout_state.read(api, namespace, "hello")
             if s is not None and s.target == "green" and s.step == 1 and s.weights:
                 break
             assert proc.poll() is None, "pulumi up ended before the pause"
-            assert time.monotonic() < deadline, "the canary did not reach its pause"
+            assert time.time() < deadline, "the canary did not reach its pause"
             time.sleep(1)
         time.sleep(3)
     finally:
@@ -420,10 +386,10 @@ def test_a_killed_run_resumes_the_canary_where_it_was(
     killed = rollout_state.read(api, namespace, "hello")
     assert killed is not None and killed.phase.value == "Progressing" and killed.step == 1
     assert killed.weights == {"stable": 50, "canary": 50}
-    t = Traffic(sb, namespace)
+    t = send_traffic(sb, namespace)
     traffic.append(t)
     time.sleep(4)
-    assert set(t.between(0, time.monotonic())) == {"v1", "v2"}  # both tracks, as step 1 said
+    assert set(t.between(0, time.time())) == {"v1", "v2"}  # both tracks, as step 1 said
     # The killed run left the stack's lock; Pulumi's own way out, as a user would.
     subprocess.run(
         ["pulumi", "cancel", "--yes", "--stack", p.stack.name],
@@ -436,6 +402,6 @@ def test_a_killed_run_resumes_the_canary_where_it_was(
     resumed = strategy_output(p.up())
     assert resumed["phase"] == "Healthy" and resumed["active"] == "green", resumed
     assert replicas(sb, namespace, "hello-blue") == 0
-    done = time.monotonic()
+    done = time.time()
     time.sleep(3)
-    assert set(t.between(done, time.monotonic())) == {"v2"}
+    assert set(t.between(done, time.time())) == {"v2"}
