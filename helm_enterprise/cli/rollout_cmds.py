@@ -52,6 +52,26 @@ def _state_or_fail(api: Any, namespace: str, release: str) -> Any:
     return current
 
 
+def _request(api: Any, namespace: str, release: str, counter: str, phases: tuple[Any, ...]) -> Any:
+    """Count one more ``promotions``/``aborts`` request on a rollout in one of ``phases``;
+    returns the state as it was."""
+    from helm_enterprise.strategy import state as store
+
+    current = _state_or_fail(api, namespace, release)
+    if current.phase not in phases or (counter == "aborts" and not current.target):
+        verb = "promote" if counter == "promotions" else "abort"
+        raise HelmEnterpriseError(
+            f"{namespace}/{release}: nothing to {verb}, the rollout is {current.phase.value}"
+        )
+
+    def more(s: Any) -> Any:
+        base = s or current
+        return dataclasses.replace(base, **{counter: getattr(base, counter) + 1})
+
+    store.update(api, namespace, release, more)
+    return current
+
+
 @rollout_app.command("status")
 @handle_errors
 def status(
@@ -104,21 +124,12 @@ def promote(
 ) -> None:
     """Let a paused rollout go on (or retry an aborted one)."""
     from helm_enterprise.audit import emit
-    from helm_enterprise.strategy import state as store
     from helm_enterprise.strategy.plan import Phase
 
     api = _api(kubeconfig, context)
     try:
-        current = _state_or_fail(api, namespace, release)
-        if current.phase not in (Phase.PAUSED, Phase.ABORTED, Phase.PROGRESSING):
-            raise HelmEnterpriseError(
-                f"{namespace}/{release}: nothing to promote, the rollout is {current.phase.value}"
-            )
-        store.update(
-            api,
-            namespace,
-            release,
-            lambda s: dataclasses.replace(s or current, promotions=(s or current).promotions + 1),
+        current = _request(
+            api, namespace, release, "promotions", (Phase.PAUSED, Phase.ABORTED, Phase.PROGRESSING)
         )
     finally:
         api.close()
@@ -182,17 +193,7 @@ def abort(
 
     api = _api(kubeconfig, context)
     try:
-        current = _state_or_fail(api, namespace, release)
-        if current.phase not in (Phase.PAUSED, Phase.PROGRESSING) or not current.target:
-            raise HelmEnterpriseError(
-                f"{namespace}/{release}: nothing to abort, the rollout is {current.phase.value}"
-            )
-        store.update(
-            api,
-            namespace,
-            release,
-            lambda s: dataclasses.replace(s or current, aborts=(s or current).aborts + 1),
-        )
+        current = _request(api, namespace, release, "aborts", (Phase.PAUSED, Phase.PROGRESSING))
         rollout = Rollout(
             release=release,
             namespace=namespace,

@@ -185,14 +185,20 @@ class Rollout:
             self._tick()
             self.sleep(min(self.poll, left))
 
-    def _wait_ready(self, colour: str) -> None:
+    def _wait_ready(self, colour: str, *, abort: bool = True) -> None:
+        """Until ``colour`` is ready; past the readiness timeout the rollout aborts (a
+        first install, with nothing to return to, fails instead)."""
         deadline = self.clock() + self.ready_timeout
         while not self.traffic.ready(colour):
             if self.clock() > deadline:
-                self._abort(
+                why = (
                     f"{self.release}-{colour} did not become ready within {self.ready_timeout:.0f}s"
                 )
-            self._tick()
+                if not abort:
+                    raise RolloutError(why)
+                self._abort(why)
+            if abort:
+                self._tick()
             self.sleep(self.poll)
 
     # -- analysis -------------------------------------------------------------------------
@@ -324,40 +330,18 @@ class Rollout:
         for w in self.traffic.workloads(target):
             if w.replicas != w.declared:
                 self.traffic.scale(w.name, w.declared)
-        self._wait_ready_plain(target)
+        self._wait_ready(target, abort=False)
         self._route_all(target)
-        state = self._update(
-            lambda s: dataclasses.replace(
-                s,
-                active=target,
-                active_digest=self.digest,
-                target=None,
-                target_digest=None,
-                phase=Phase.HEALTHY,
-                step=0,
-                switched=False,
-                message="",
-                weights={"stable": 100, "canary": 0},
-            )
-        )
+        state = self._activate(target, {"stable": 100, "canary": 0})
         self._step("installed", active=target)
         return state
 
-    def _wait_ready_plain(self, colour: str) -> None:
-        deadline = self.clock() + self.ready_timeout
-        while not self.traffic.ready(colour):
-            if self.clock() > deadline:
-                raise RolloutError(
-                    f"{self.release}-{colour} did not become ready within {self.ready_timeout:.0f}s"
-                )
-            self.sleep(self.poll)
-
-    def _promoted(self, weights: Mapping[str, int]) -> None:
-        p = self.plan
-        self._update(
+    def _activate(self, colour: str, weights: Mapping[str, int]) -> State:
+        """``colour`` serves this run's digest: the rollout is over."""
+        return self._update(
             lambda s: dataclasses.replace(
                 s,
-                active=p.target,
+                active=colour,
                 active_digest=self.digest,
                 target=None,
                 target_digest=None,
@@ -369,7 +353,11 @@ class Rollout:
                 last_analysis=self._last_analysis,
             )
         )
-        self._step("promoted", active=p.target)
+
+    def _promoted(self, weights: Mapping[str, int]) -> None:
+        assert self.plan.target is not None
+        self._activate(self.plan.target, weights)
+        self._step("promoted", active=self.plan.target)
 
     # -- blue/green -----------------------------------------------------------------------
 
