@@ -227,6 +227,25 @@ def history(
 
 
 @app.command()
+@handle_errors
+def schema(
+    write: Annotated[
+        bool, typer.Option("--write", help="Rewrite the package's checked-in schema.json.")
+    ] = False,
+) -> None:
+    """The Pulumi package schema of the components (what YAML/TypeScript/Go programs see)."""
+    from helm_enterprise.provider import SCHEMA_FILE
+    from helm_enterprise.provider import schema as package_schema
+
+    text = json.dumps(package_schema(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    if write:
+        SCHEMA_FILE.write_text(text)
+        err.print(f"wrote {SCHEMA_FILE}", highlight=False)
+        return
+    sys.stdout.write(text)
+
+
+@app.command()
 def version() -> None:
     """Print the package version."""
     from importlib.metadata import version as pkg_version

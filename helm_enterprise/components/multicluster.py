@@ -26,8 +26,6 @@ child ignores all changes, so its state is left exactly as it was until the clus
 healthy again. A cluster that never held the release is simply not registered.
 """
 
-from __future__ import annotations
-
 import dataclasses
 import time
 from collections.abc import Collection, Mapping, Sequence

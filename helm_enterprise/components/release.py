@@ -17,8 +17,6 @@ violation fails ``pulumi preview`` before anything is applied. So do the checks 
 rendered chart (tenancy, server dry run, chart mode's Helm hooks), sharing one render.
 """
 
-from __future__ import annotations
-
 import base64
 import dataclasses
 import datetime as dt

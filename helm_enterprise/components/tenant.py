@@ -28,8 +28,6 @@ programs call it before constructing their Tenants (which then skip their own cl
 read).
 """
 
-from __future__ import annotations
-
 import dataclasses
 from collections.abc import Sequence
 from typing import Any, TypedDict
