@@ -23,7 +23,7 @@ from helm_enterprise.sandbox.cluster import Cluster
 
 class ServiceTraffic:
     def __init__(
-        self, cluster: Cluster, namespace: str, service: str, path: str = "/", pause: float = 0.05
+        self, cluster: Cluster, namespace: str, service: str, path: str = "/", pause: float = 0.1
     ) -> None:
         tls = ssl.create_default_context(cafile=str(cluster.pki.path("ca.crt")))
         tls.load_cert_chain(str(cluster.pki.path("admin.crt")), str(cluster.pki.path("admin.key")))

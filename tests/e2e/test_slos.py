@@ -5,8 +5,10 @@ The SLO is scaled down so the test takes a minute, not a month: a 1 h window, ob
 99 % (error budget 0.01) and one page row ``{budgetPercent: 24, longWindow: 1m,
 shortWindow: 20s}``, whose burn factor is 0.24 · 60/1 = 14.4, Google's fast-burn factor.
 The test sends one request in four to ``/status/500``: an error ratio of 0.25 (a burn of
-25x, above 14.4x). Tolerances: the recorded error ratio within ±0.05 of 0.25 (the kubelet's
-probes are counted too, and Prometheus extrapolates rates); the budget remaining over the
+25x, above 14.4x). Tolerances: the recorded error ratio between 0.15 and 0.35 (the
+kubelet's probes are counted too, more of them when a busy machine slows the traffic, and
+Prometheus extrapolates rates) and within ±0.05 of the same minute computed from podinfo's
+counters directly; the budget remaining over the
 1h window within ±2 (a ratio of ±0.02) of 1 - ratio/0.01, the ratio computed directly from
 podinfo's counters over the same window (``increase``), not through the rules.
 """
@@ -126,22 +128,31 @@ def test_burn_rate_alert_fires_and_gates_the_upgrade(
     started = time.monotonic()
     traffic.append(MixedTraffic(sb, namespace))
     sel = '{sloth_id="hello-availability"}'
-    # The recorded error ratio settles on the traffic's.
+    # The recorded error ratio settles on the traffic's: one request in four fails, and the
+    # kubelet's probes (all 200) dilute it more when the machine is busy and the traffic
+    # slower, so the band is wide (above the page threshold 0.144, below 0.35); against
+    # podinfo's own counters over the same minute it must agree closely.
+    pod = f'namespace="{namespace}",instance_name="hello"'
+    direct_1m = (
+        f'sum(rate(http_requests_total{{{pod},status=~"5.."}}[1m]))'
+        f" / sum(rate(http_requests_total{{{pod}}}[1m]))"
+    )
     ratio = wait_for(
-        "the 1m error ratio near 0.25",
-        120,
+        "the 1m error ratio between 0.15 and 0.35",
+        180,
         lambda: (
             (v := value(prometheus.address, f"slo:sli_error:ratio_rate1m{sel}")) is not None
-            and abs(v - 0.25) <= 0.05
+            and 0.15 <= v <= 0.35
             and v
         ),
     )
+    own = value(prometheus.address, direct_1m)
+    assert own is not None and abs(ratio - own) <= 0.05, (ratio, own)
     sent = traffic[0]  # what the traffic got back (an attempt that timed out is not counted)
     assert abs(sent.errors / sent.sent - 0.25) <= 0.1, (sent.errors, sent.sent)
     # The budget over the 1h window, against the same window computed directly from
     # podinfo's own counters (not through the recording rules). Over a window that has not
     # filled yet both extrapolate alike; the rules are evaluated every second, hence ±2.
-    pod = f'namespace="{namespace}",instance_name="hello"'
     bad = f'sum(increase(http_requests_total{{{pod},status=~"5.."}}[1h]))'
     direct = value(prometheus.address, f"{bad} / sum(increase(http_requests_total{{{pod}}}[1h]))")
     remaining = value(prometheus.address, f"slo:period_error_budget_remaining:ratio{sel}")
