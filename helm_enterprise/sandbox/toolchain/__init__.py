@@ -39,6 +39,7 @@ RECIPE_MODULES = (
     "etcd",
     "helm",
     "pulumi",
+    "pulumi_yaml",
     "kubernetes",
     "vault",
     "debian",
