@@ -6,6 +6,7 @@ import base64
 import secrets as pysecrets
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -206,18 +207,31 @@ def test_vault_failures_fail_preview_clearly(
     assert sb.kubectl("get", "namespace", namespace, check=False) == ""
 
 
-def test_example_02_private_repo_and_vault(
-    sb: Env, vault: VaultServer, charts: ChartRepository, project
-) -> None:
+def private_repo_with_vault(
+    vault: VaultServer, charts: ChartRepository, project: Any, example: str, app_path: str
+) -> tuple[Any, str]:
+    """The example's project with what it expects: the repository's credentials and the
+    app's password in Vault (at ``secret/<app_path>``: each example its own, since tests
+    run side by side), ``repoUrl``, and a read-only Vault token in its environment.
+    Returns the project and the app's password (to grep for)."""
     app_password = f"app-{pysecrets.token_hex(6)}"
     write(vault, "charts", {"username": charts.username, "password": charts.password})
-    write(vault, "hello", {"password": app_password})
-    p = project("02-private-repo-vault")
+    write(vault, app_path, {"password": app_password})
+    p = project(example)
     p.config("repoUrl", charts.url("basic"))
     token = vault.client().auth.token.create(policies=["helm-enterprise-read"], ttl="10m")["auth"][
         "client_token"
     ]
     p.stack.workspace.env_vars.update({"VAULT_ADDR": vault.address, "VAULT_TOKEN": token})
+    return p, app_password
+
+
+def test_example_02_private_repo_and_vault(
+    sb: Env, vault: VaultServer, charts: ChartRepository, project
+) -> None:
+    p, app_password = private_repo_with_vault(
+        vault, charts, project, "02-private-repo-vault", "hello"
+    )
     result = p.up()
     assert result.outputs["status"].value == "deployed"
     # From Vault KV v2 versions, not values: not secret, and 64 hex digits.

@@ -9,28 +9,19 @@ in Python construct the tenant and the release.
 from __future__ import annotations
 
 import json
-import secrets as pysecrets
 from pathlib import Path
 
 from helm_enterprise.sandbox.chartrepo import ChartRepository
 from helm_enterprise.sandbox.vault import VaultServer
 from tests.e2e.conftest import Env, run_cli
-from tests.e2e.test_secrets import leaks, secret_data, write
+from tests.e2e.test_policy import preview_with_pack, violations
+from tests.e2e.test_secrets import leaks, private_repo_with_vault, secret_data
 
 
 def test_yaml_program_deploys_a_tenant_and_a_private_release_with_a_vault_secret(
     sb: Env, vault: VaultServer, charts: ChartRepository, project
 ) -> None:
-    app_password = f"app-{pysecrets.token_hex(6)}"
-    write(vault, "charts", {"username": charts.username, "password": charts.password})
-    write(vault, "hello", {"password": app_password})
-    p = project("06-yaml")
-    p.config("repoUrl", charts.url("basic"))
-    token = vault.client().auth.token.create(policies=["helm-enterprise-read"], ttl="10m")["auth"][
-        "client_token"
-    ]
-    p.stack.workspace.env_vars.update({"VAULT_ADDR": vault.address, "VAULT_TOKEN": token})
-
+    p, app_password = private_repo_with_vault(vault, charts, project, "06-yaml", "yaml-hello")
     result = p.up()
     assert result.outputs["status"].value == "deployed"
     assert result.outputs["namespace"].value == "yaml-demo"
@@ -55,6 +46,13 @@ def test_yaml_program_deploys_a_tenant_and_a_private_release_with_a_vault_secret
     assert drift.returncode == 0, drift.stdout + drift.stderr
     summary = json.loads(drift.stdout)["stacks"][0]["summary"]
     assert summary["drifted"] == 0 and summary["in-sync"] >= 4, summary
+
+    # The policy pack sees the YAML stack's rendered objects as a Python stack's.
+    p.config("helm-enterprise:policySummary", True)
+    (Path(p.dir) / "policy.json").write_text(json.dumps({"required-labels": {"labels": ["team"]}}))
+    preview_with_pack(p)
+    labels = violations(p.text, "required-labels")
+    assert {v["resource"] for v in labels} >= {"Deployment yaml-demo/hello-yaml"}, p.text
 
     # A bad value fails the preview naming the field as the YAML program spells it.
     program = Path(p.dir) / "Pulumi.yaml"
