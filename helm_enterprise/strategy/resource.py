@@ -33,7 +33,7 @@ from helm_enterprise.kube.proxy import ServiceProxyClient
 from helm_enterprise.slo import prometheus as prom
 from helm_enterprise.strategy import state as store
 from helm_enterprise.strategy.analysis import Measure, Sample
-from helm_enterprise.strategy.plan import Action, Plan, State
+from helm_enterprise.strategy.plan import Action, Phase, Plan, State
 from helm_enterprise.strategy.runner import Rollout
 from helm_enterprise.strategy.traffic import KubeTraffic, colour_release
 
@@ -132,7 +132,7 @@ def outputs(state: State, plan: Plan) -> dict[str, Any]:
     """The rollout's outputs: ``phase``, ``step``, ``weights``, ``active``, ``message`` and
     ``lastAnalysis`` (the release shows them as its ``strategy`` output)."""
     message = state.message
-    if state.phase.value == "Paused":
+    if state.phase is Phase.PAUSED:
         message = f"paused at step {state.step} ({state.message})"
     elif plan.action is Action.ABORTED:
         message = (

@@ -142,17 +142,6 @@ class KubeTraffic:
         )
         return True
 
-    def selected(self, service: str) -> str | None:
-        """The colour ``service`` selects ("both" for a canary Service), None if absent."""
-        try:
-            live = self.core.read_namespaced_service(service, self.namespace)
-        except ApiException as err:
-            if err.status == 404:
-                return None
-            raise
-        selector: dict[str, str] = live.spec.selector or {}
-        return selector.get(LABEL_COLOUR, "both")
-
     def delete_service(self, service: str) -> None:
         try:
             live = self.core.read_namespaced_service(service, self.namespace)
