@@ -30,9 +30,11 @@ def _get(address: str, path: str, params: dict[str, str] | None = None) -> Any:
     return body["data"]
 
 
-def query(address: str, promql: str) -> list[tuple[dict[str, str], float]]:
-    """An instant query: ``(labels, value)`` per series (NaN values left out)."""
-    data = _get(address, "/api/v1/query", {"query": promql})
+def query(address: str, promql: str, at: float | None = None) -> list[tuple[dict[str, str], float]]:
+    """An instant query, now or at the Unix time ``at``: ``(labels, value)`` per series
+    (NaN values left out)."""
+    params = {"query": promql} if at is None else {"query": promql, "time": f"{at:.3f}"}
+    data = _get(address, "/api/v1/query", params)
     samples = []
     for item in data.get("result") or []:
         value = float(item["value"][1])
