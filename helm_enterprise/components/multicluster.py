@@ -29,7 +29,7 @@ healthy again. A cluster that never held the release is simply not registered.
 import dataclasses
 import time
 from collections.abc import Collection, Mapping, Sequence
-from typing import Any, Literal, TypedDict
+from typing import Any, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -41,6 +41,9 @@ from helm_enterprise.components.release import Release, ReleaseArgs
 from helm_enterprise.config._base import component_config
 from helm_enterprise.config.multicluster import (
     MultiClusterReleaseConfig,
+    Role,
+    Strategy,
+    Unreachable,
     same_cluster_issue,
 )
 from helm_enterprise.config.release import ReleaseConfig
@@ -60,7 +63,7 @@ class ClusterArgs(TypedDict, total=False):
     name: str
     kubeconfig: str
     context: str
-    role: Literal["primary", "standby"]
+    role: Role
     values: dict[str, Any]
     secret_values: dict[str, Any]
 
@@ -72,8 +75,8 @@ class MultiClusterReleaseArgs(ReleaseArgs, total=False):
     ``health_timeout`` (seconds per cluster for the pre-flight check)."""
 
     clusters: list[ClusterArgs]
-    strategy: Literal["rolling", "active-passive"]  # type: ignore[misc]
-    unreachable: Literal["exclude", "fail"]
+    strategy: Strategy  # type: ignore[misc]
+    unreachable: Unreachable
     health_timeout: int | str
 
 

@@ -24,7 +24,7 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal, TypedDict
+from typing import Any, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -46,7 +46,12 @@ from helm_enterprise.components.progressive import (
 )
 from helm_enterprise.components.slo import slo_rules_and_gate
 from helm_enterprise.config._base import component_config, format_duration
-from helm_enterprise.config.release import ReleaseConfig, effective_timeouts
+from helm_enterprise.config.release import (
+    ReleaseConfig,
+    ReleaseMode,
+    SloGateLevel,
+    effective_timeouts,
+)
 from helm_enterprise.config.secrets import SecretKeyRef
 from helm_enterprise.errors import (
     ClusterUnavailableError,
@@ -90,7 +95,7 @@ class ReleaseArgs(TypedDict, total=False):
     name: str
     namespace: str
     create_namespace: bool
-    mode: Literal["release", "chart"]
+    mode: ReleaseMode
     chart: dict[str, Any]
     values: dict[str, Any]
     secret_values: dict[str, Any]
@@ -104,8 +109,9 @@ class ReleaseArgs(TypedDict, total=False):
     description: str
     labels: dict[str, str]
     depends_on: list[Any]
+    health: dict[str, Any]
     slos: list[dict[str, Any]]
-    slo_gate: Literal["none", "page", "ticket"]
+    slo_gate: SloGateLevel
     autoscaling: dict[str, Any]
     vpa: dict[str, Any]
     strategy: dict[str, Any]

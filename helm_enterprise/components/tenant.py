@@ -37,7 +37,7 @@ import pulumi_kubernetes as k8s
 
 from helm_enterprise.components.context import Platform, default_platform
 from helm_enterprise.config._base import component_config
-from helm_enterprise.config.tenant import TenantConfig, TierConfig, resolve_tier
+from helm_enterprise.config.tenant import PodSecurityLevel, TenantConfig, TierConfig, resolve_tier
 from helm_enterprise.errors import ConfigError, HelmEnterpriseError
 from helm_enterprise.ownership import ANNOTATION_OWNER
 from helm_enterprise.tenancy import checks, objects
@@ -55,7 +55,7 @@ class TenantArgs(TypedDict, total=False):
     namespaces: list[str]
     tier: str | dict[str, Any]
     groups: dict[str, str]
-    pod_security: str
+    pod_security: PodSecurityLevel
     allowed_storage_classes: list[str]
     labels: dict[str, str]
     network: dict[str, Any]

@@ -234,6 +234,8 @@ class TimeoutConfig(TimeoutValues):
 
 
 Operation = Literal["install", "upgrade", "uninstall", "rollback"]
+ReleaseMode = Literal["release", "chart"]
+SloGateLevel = Literal["none", "page", "ticket"]
 
 
 class EffectiveTimeouts(Model):
@@ -363,7 +365,7 @@ class ReleaseConfig(Model):
     name: str
     namespace: str = "default"
     create_namespace: bool = False
-    mode: Literal["release", "chart"] = "release"
+    mode: ReleaseMode = "release"
     chart: ChartSpec
     values: dict[str, Any] = Field(default_factory=dict)
     secret_values: dict[str, Secret] = Field(default_factory=dict)
@@ -388,7 +390,7 @@ class ReleaseConfig(Model):
     # `page` refuses to install/upgrade while a page alert of this release fires, `ticket`
     # while any does.
     slos: list[SloConfig] = Field(default_factory=list)
-    slo_gate: Literal["none", "page", "ticket"] = "none"
+    slo_gate: SloGateLevel = "none"
     # T3.5: a HorizontalPodAutoscaler (or the chart's own HPA values) and a VPA.
     autoscaling: AutoscalingConfig | None = None
     vpa: VpaConfig | None = None

@@ -14,6 +14,7 @@ keeps a copy (``schema.json``) that a unit test compares with the code.
 """
 
 import json
+import re
 import sys
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as dist_version
@@ -31,12 +32,35 @@ def package_version() -> str:
         return "0.0.0"
 
 
-def _describe(schema: dict[str, Any]) -> dict[str, Any]:
-    """Release arguments take their descriptions from the reference (docs' words)."""
-    from helm_enterprise.config.reference import RELEASE_FIELDS
+def output_docs(component: type) -> dict[str, str]:
+    """A component's outputs as its own docs describe them: a property's docstring, else
+    the ``Outputs:`` section of the class docstring (``a / b: text`` describes both)."""
+    docs: dict[str, str] = {}
+    section = (component.__doc__ or "").partition("Outputs:")[2].split("\n\n", 1)[0]
+    entry = re.compile(r"^ {8}([a-z_]+(?: / [a-z_]+)*): (.*)$")
+    names: list[str] = []
+    for line in section.splitlines():
+        m = entry.match(line)
+        if m:
+            names = m.group(1).split(" / ")
+            docs.update(dict.fromkeys(names, m.group(2)))
+        elif line.strip() and names:
+            docs.update({n: f"{docs[n]} {line.strip()}" for n in names})
+    for name, attr in vars(component).items():
+        if isinstance(attr, property) and attr.__doc__:
+            docs[name] = " ".join(attr.__doc__.split())
+    # Sphinx roles mean nothing to another language's docs: :class:`X` becomes `X`.
+    return {n: re.sub(r":\w+:`([^`]+)`", r"`\1`", text) for n, text in docs.items()}
 
-    for token in ("Release", "MultiClusterRelease"):
-        resource = schema["resources"].get(f"{PACKAGE}:index:{token}")
+
+def _describe(schema: dict[str, Any]) -> dict[str, Any]:
+    """Release arguments take their descriptions from the reference (docs' words), and
+    every component's outputs from the component's own docs."""
+    from helm_enterprise.config.reference import RELEASE_FIELDS
+    from helm_enterprise.provider.components import COMPONENTS
+
+    for component in COMPONENTS:
+        resource = schema["resources"].get(f"{PACKAGE}:index:{component.__name__}")
         if resource is None:
             continue
         for name, prop in resource.get("inputProperties", {}).items():
@@ -46,7 +70,18 @@ def _describe(schema: dict[str, Any]) -> dict[str, Any]:
                 extra = prop.get("additionalProperties")
                 if isinstance(extra, dict):
                     extra.pop("description", None)
+        docs = {}
+        for base in reversed(component.__mro__[1:]):
+            docs.update(output_docs(base))
+        for name, prop in resource.get("properties", {}).items():
+            text = docs.get(snake_case(name))
+            if text:
+                prop["description"] = text
     return schema
+
+
+def snake_case(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
 def provider(version: str | None = None) -> Any:

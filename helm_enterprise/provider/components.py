@@ -129,16 +129,14 @@ class Release(_Release):
     timeouts, rollback, dry-run validation, ownership, audit, health checks, SLOs,
     autoscaling and progressive delivery."""
 
-    status: pulumi.Output[str]
-    """Helm's status of the release (``deployed``, ``failed``...)."""
-    revision: pulumi.Output[int | None]
-    """Helm's revision number (none in chart mode)."""
-    namespace: pulumi.Output[str]
-    """The namespace the release lives in."""
-    chart_name: pulumi.Output[str]
-    """The chart Helm deployed."""
-    chart_version: pulumi.Output[str]
-    """The chart version Helm deployed."""
+    # Outputs beyond the component's annotated ones (properties of the component); the
+    # schema's descriptions come from the component's docs (provider._describe).
+    resolved_source: pulumi.Output[str]
+    values_checksum: pulumi.Output[str | None]
+    references: pulumi.Output[list[str]]
+    commit: pulumi.Output[str | None]
+    health: pulumi.Output[dict[str, Any] | None]
+    strategy: pulumi.Output[dict[str, Any] | None]
 
     def __init__(
         self, name: str, args: ReleaseArgs, opts: pulumi.ResourceOptions | None = None

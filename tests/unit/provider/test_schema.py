@@ -92,3 +92,58 @@ def test_camel_case_inputs_reach_the_component_and_errors_name_the_field(
     ok = mapped({"chart": {"path": "charts/hello"}, "mode": "release"})
     run = run_program(lambda: Release("web", ok), preview=True)  # type: ignore[arg-type]
     assert run.of_type(RELEASE)[0].name == "web"
+
+
+def test_the_typed_surface_and_the_python_one_agree_with_the_models() -> None:
+    """One source of truth: the provider's enums hold exactly the models' Literal values,
+    and both argument TypedDicts (Python's and the provider's) name exactly the models'
+    fields, so a field added to a model fails here until both surfaces carry it."""
+    from typing import get_args
+
+    from helm_enterprise.components import multicluster as py_multi
+    from helm_enterprise.components import release as py_release
+    from helm_enterprise.components import tenant as py_tenant
+    from helm_enterprise.config import multicluster as multi_cfg
+    from helm_enterprise.config import release as release_cfg
+    from helm_enterprise.config import tenant as tenant_cfg
+    from helm_enterprise.provider import components as typed
+
+    pairs = [
+        (typed.Mode, release_cfg.ReleaseMode),
+        (typed.SloGate, release_cfg.SloGateLevel),
+        (typed.PodSecurity, tenant_cfg.PodSecurityLevel),
+        (typed.ClusterRole, multi_cfg.Role),
+        (typed.ClusterStrategy, multi_cfg.Strategy),
+        (typed.Unreachable, multi_cfg.Unreachable),
+    ]
+    for enum_type, literal in pairs:
+        assert {m.value for m in enum_type} == set(get_args(literal)), enum_type.__name__
+
+    release_fields = set(ReleaseConfig.model_fields)
+    assert set(py_release.ReleaseArgs.__annotations__) == release_fields
+    assert set(typed.ReleaseArgs.__annotations__) == release_fields
+    tenant_fields = set(tenant_cfg.TenantConfig.model_fields)
+    assert set(py_tenant.TenantArgs.__annotations__) == tenant_fields
+    assert set(typed.TenantArgs.__annotations__) == tenant_fields
+    multi_fields = set(multi_cfg.MultiClusterReleaseConfig.model_fields) - release_fields
+    assert set(py_multi.MultiClusterReleaseArgs.__annotations__) - release_fields == multi_fields
+    # The provider renames `strategy` (how clusters are deployed to) to clusterStrategy.
+    renamed = multi_fields - {"strategy"} | {"cluster_strategy"}
+    assert set(typed.MultiClusterReleaseArgs.__annotations__) - release_fields == renamed
+    cluster_fields = set(multi_cfg.ClusterTarget.model_fields)
+    assert set(py_multi.ClusterArgs.__annotations__) == cluster_fields
+    assert set(typed.TargetCluster.__annotations__) == cluster_fields
+
+
+def test_every_output_is_described_from_the_component_docs() -> None:
+    from helm_enterprise.components.multicluster import MultiClusterRelease
+    from helm_enterprise.provider import output_docs
+
+    for token, resource in schema()["resources"].items():
+        for name, prop in resource["properties"].items():
+            assert prop.get("description"), f"{token}.{name} has no description"
+            assert ":class:" not in prop["description"]
+    outputs = schema()["resources"]["helm-enterprise:index:MultiClusterRelease"]["properties"]
+    docs = output_docs(MultiClusterRelease)
+    assert outputs["statuses"]["description"] == docs["revisions"]
+    assert outputs["failover"]["description"].endswith("else None.")
