@@ -7,8 +7,9 @@ measures, in the same run:
 * a plain full ``git clone`` (the baseline);
 * helm_enterprise's first fetch (shallow ``--depth 1``, ``--filter=blob:none``, sparse
   checkout of ``charts/app``) into an empty cache;
-* a second run with the cache warm: the branch re-resolved with ``git ls-remote``, the
-  branch with ``interval`` set (resolved within it: no network), and a pinned commit (no
+* a second run with the cache warm: the branch re-resolved (over HTTPS one request of the
+  ref advertisement), the branch with ``interval`` set (resolved within it: no network),
+  and a pinned commit (no
   network at all).
 
 Bytes are what the Git server sent (response bodies in its nginx access log, i.e. real
@@ -247,7 +248,7 @@ def main() -> None:
     )
     print(
         f"time,  cached run / first fetch:  pinned commit "
-        f"{med(lambda x: x['pinned_t'] / x['first_t']):.4f}, branch (ls-remote) "
+        f"{med(lambda x: x['pinned_t'] / x['first_t']):.4f}, branch (one request) "
         f"{med(lambda x: x['branch_t'] / x['first_t']):.3f}, branch within its interval "
         f"{med(lambda x: x['recent_t'] / x['first_t']):.4f}   (target <= 0.05)"
     )

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import base64
 import secrets as pysecrets
+import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,8 +21,11 @@ from typing import Any
 import pytest
 
 from helm_enterprise._cache import cache_root
+from helm_enterprise.config import GitSource, validate_model
+from helm_enterprise.sandbox import _paths
 from helm_enterprise.sandbox.gitserver import FIXTURE, GitServer
 from helm_enterprise.sandbox.vault import VaultServer
+from helm_enterprise.sources.git import GitCache, GitCredentials, GitFetcher
 from tests.e2e.conftest import REPO, Env
 from tests.e2e.test_secrets import approle, leaks, write
 
@@ -212,7 +217,8 @@ def test_wrong_credential_names_repo_not_secret(
         url, method = git.ssh_url(), "sshKey"
     error = p.preview_fails()
     assert f"repository git+{url} rejected the credentials (auth: {method})" in error
-    assert "resolving ref 'main'" in error
+    # A cold cache fetches the branch by name at once; a warm one asks for it first.
+    assert "resolving ref 'main'" in error or "fetching ref 'main'" in error
     assert "Traceback" not in error
     assert wrong not in error and wrong not in p.text
 
@@ -250,3 +256,52 @@ def test_host_down_cached_commit_deploys_branch_fails(
         assert "Traceback" not in error and git.token not in error
     finally:
         git.up(progress=lambda _m: None)
+
+
+def test_a_branch_is_rechecked_in_one_request(git: GitServer, name: str, tmp_path: Path) -> None:
+    """With the chart cached, re-resolving a branch over HTTPS is one GET of the ref
+    advertisement (no git process, no protocol-v2 round trips), and it resolves what
+    ``git ls-remote`` resolves, also after the branch moves. A repository of its own, so
+    that the Git server's log holds only this test's requests for it."""
+    repo = f"{name}.git"
+    bare = git.repos / repo
+    subprocess.run(
+        ["git", "clone", "-q", "--bare", str(git.repos / FIXTURE), str(bare)], check=True
+    )
+    subprocess.run(["git", "-C", str(bare), "config", "uploadpack.allowFilter", "true"], check=True)
+    try:
+        url = git.https_url(repo)
+        src = {**https_source(git, "main"), "url": f"git+{url}", "auth": {"token": "x:a#b"}}
+        source = validate_model(GitSource, src)
+        creds = GitCredentials(token=git.token)
+        cache = GitCache(tmp_path / "cache")
+        assert GitFetcher(cache=cache).checkout(source, creds).commit == git.head(repo)
+        moved = git.commit({f"e2e/{name}": "moved"}, "e2e: move", repo=repo)
+        log = _paths.logs_dir() / "git-nginx.log"
+
+        def requests_after(offset: int) -> list[str]:
+            time.sleep(0.5)  # nginx logs a request when its response is done
+            with log.open("rb") as fh:
+                fh.seek(offset)
+                return [ln for ln in fh.read().decode().splitlines() if f"/{repo}/" in ln]
+
+        offset = log.stat().st_size
+        # A new fetcher is a new run: nothing in memory. The branch moved: one GET says
+        # so, then git fetches the new commit (its own requests).
+        assert GitFetcher(cache=cache).checkout(source, creds).commit == moved
+        fetched = requests_after(offset)
+        assert "GET /" + repo + "/info/refs?service=git-upload-pack " in fetched[0], fetched
+        offset = log.stat().st_size
+        cached = GitFetcher(cache=cache).checkout(source, creds)
+        assert cached.cached and cached.commit == moved
+        [only] = requests_after(offset)
+        assert "GET /" + repo + "/info/refs?service=git-upload-pack " in only
+        ls_remote = subprocess.run(
+            ["git", "ls-remote", str(bare), "refs/heads/main"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert ls_remote.stdout.split()[0] == moved
+    finally:
+        shutil.rmtree(bare, ignore_errors=True)

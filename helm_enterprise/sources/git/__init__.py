@@ -5,7 +5,8 @@ What happens for one release's ``chart.git``:
 
 1. **Ref → commit.** A full commit SHA is used as is. A tag is resolved once with
    ``git ls-remote`` and remembered in the cache (tags are treated as immutable). A branch
-   is re-resolved with ``ls-remote`` on every run, so a moved branch deploys its new commit.
+   is re-resolved with ``ls-remote`` on every run, so a moved branch deploys its new commit
+   (over HTTPS in one request of our own, :mod:`~helm_enterprise.sources.git.smart_http`).
 2. **Commit → files.** The cache is content-addressed: ``<cache>/git/trees/<repo>/<commit>/
    <path>``. A hit needs no network at all — which is also why a pinned commit deploys while
    the Git host is down. A miss fetches into the repository's cache clone (shallow:
@@ -38,6 +39,7 @@ The package, one module per concern:
 * :mod:`~helm_enterprise.sources.git.errors` — the classifier of git's failures;
 * :mod:`~helm_enterprise.sources.git.client` — the git operations behind a Protocol
   (GitPython);
+* :mod:`~helm_enterprise.sources.git.smart_http` — ``ls-remote`` over HTTPS in one request;
 * :mod:`~helm_enterprise.sources.git.paths` — subpath keys and the symlink check;
 * :mod:`~helm_enterprise.sources.git.cache` — the content-addressed cache, tag and branch
   records (``git.interval``), locks;

@@ -12,6 +12,8 @@ from typing import Protocol
 from git import InvalidGitRepositoryError, NoSuchPathError, Repo
 from git.cmd import Git
 
+from helm_enterprise.sources.git import smart_http
+
 GIT_TIMEOUT = 600.0
 
 # Where :meth:`GitPythonClient.fetch_refs` puts the refs it fetched, until it has read them.
@@ -56,6 +58,11 @@ class GitPythonClient:
         self.timeout = timeout
 
     def ls_remote(self, url: str, patterns: Sequence[str], env: Mapping[str, str]) -> str:
+        """What ``git ls-remote`` prints; over HTTPS in one request when the environment
+        allows it (:mod:`.smart_http`), else by git."""
+        fast = smart_http.ls_remote(url, patterns, env, self.timeout)
+        if fast is not None:
+            return fast
         out = Git().ls_remote(url, *patterns, env=dict(env), kill_after_timeout=self.timeout)
         return str(out)
 
