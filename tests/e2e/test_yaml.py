@@ -25,6 +25,9 @@ def test_yaml_program_deploys_a_tenant_and_a_private_release_with_a_vault_secret
     result = p.up()
     assert result.outputs["status"].value == "deployed"
     assert result.outputs["namespace"].value == "yaml-demo"
+    # Outputs beyond the annotated ones (the component's properties) reach YAML too.
+    assert result.outputs["source"].value == f"{charts.url('basic')}/hello:0.1.0"
+    assert result.outputs["injected"].value == ["vault:secret/yaml-hello#password"]
     dep = sb.kubectl_json("-n", "yaml-demo", "get", "deployment", "hello-yaml")
     assert dep["status"].get("readyReplicas") == 1
     assert secret_data(sb, "yaml-demo", "hello-yaml") == {"password": app_password}
