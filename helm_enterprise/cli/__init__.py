@@ -264,5 +264,6 @@ def main() -> None:
     importlib.import_module("helm_enterprise.cli.slo_cmds")
     importlib.import_module("helm_enterprise.cli.rightsize_cmd")
     importlib.import_module("helm_enterprise.cli.rollout_cmds")
+    importlib.import_module("helm_enterprise.cli.sdk_cmds")
 
     app()

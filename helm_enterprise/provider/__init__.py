@@ -70,13 +70,18 @@ def _describe(schema: dict[str, Any]) -> dict[str, Any]:
                 extra = prop.get("additionalProperties")
                 if isinstance(extra, dict):
                     extra.pop("description", None)
-        docs = {}
+        docs: dict[str, str] = {}
         for base in reversed(component.__mro__[1:]):
             docs.update(output_docs(base))
         for name, prop in resource.get("properties", {}).items():
             text = docs.get(snake_case(name))
             if text:
                 prop["description"] = text
+    # Enum members named as Pulumi's own packages name them (Mode.Release, ModeRelease in
+    # Go), not after the Python members' UPPER_CASE.
+    for spec in schema.get("types", {}).values():
+        for member in spec.get("enum", []):
+            member["name"] = "".join(w.capitalize() for w in member["name"].split("_"))
     return schema
 
 

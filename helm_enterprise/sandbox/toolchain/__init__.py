@@ -40,6 +40,7 @@ RECIPE_MODULES = (
     "helm",
     "pulumi",
     "pulumi_yaml",
+    "sdkgen",
     "kubernetes",
     "vault",
     "debian",
