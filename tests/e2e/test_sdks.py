@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -38,61 +39,20 @@ NPM_PACKAGE = "helm-enterprise"
 GO_MODULE = "example.com/helm-enterprise/sdk/go"
 GO_IMPORT = f"{GO_MODULE}/helmenterprise"
 
-TS_PROGRAM = """\
-import * as pulumi from "@pulumi/pulumi";
-import * as he from "helm-enterprise";
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "features"
 
-const web = new he.Release("web", {
-    name: "hello",
-    namespace: "demo",
-    chart: { name: "hello", version: "0.1.0", repository: { url: "https://charts.example.com" } },
-    mode: he.Mode.Release,
-    values: { message: "from TypeScript" },
-    secretValues: { "secret.password": "vault:secret/app#password" },
-    timeouts: { readiness: "5m" },
-    wait: true,
-});
-const team = new he.Tenant("team", { name: "team", namespaces: ["demo"] });
 
-export const status: pulumi.Output<string> = web.status;
-export const revision: pulumi.Output<number | undefined> = web.revision;
-export const tenant = team.urn;
-"""
+def program(page: str, language: str) -> str:
+    """The complete program of a docs page (its only ``language`` code block): the docs
+    show what this tier compiles."""
+    [block] = re.findall(rf"```{language}\n(.*?)```", (DOCS / page).read_text(), re.S)
+    return str(block)
 
-GO_PROGRAM = """\
-package main
 
-import (
-	"%(import)s"
-	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-)
-
-func main() {
-	pulumi.Run(func(ctx *pulumi.Context) error {
-		mode := helmenterprise.ModeRelease
-		web, err := helmenterprise.NewRelease(ctx, "web", &helmenterprise.ReleaseArgs{
-			Name:      pulumi.StringRef("hello"),
-			Namespace: pulumi.String("demo"),
-			Chart: &helmenterprise.ChartArgs{
-				Name:       pulumi.StringRef("hello"),
-				Version:    pulumi.StringRef("0.1.0"),
-				Repository: map[string]interface{}{"url": "https://charts.example.com"},
-			},
-			Mode:         &mode,
-			Values:       pulumi.Map{"message": pulumi.String("from Go")},
-			SecretValues: pulumi.Map{"secret.password": pulumi.String("vault:secret/app#password")},
-			Timeouts:     map[string]interface{}{"readiness": "5m"},
-			Wait:         %(wait)s,
-		})
-		if err != nil {
-			return err
-		}
-		ctx.Export("status", web.Status)
-		ctx.Export("revision", web.Revision)
-		return nil
-	})
-}
-"""
+TS_PROGRAM = program("typescript.md", "ts")
+GO_PROGRAM = program("go.md", "go")
+WRONG_TS = TS_PROGRAM.replace("wait: true", 'wait: "yes"')
+WRONG_GO = re.sub(r"Wait:\s+pulumi\.BoolRef\(true\)", 'Wait: "yes"', GO_PROGRAM)
 
 
 def run(
@@ -210,7 +170,8 @@ def test_typescript_program_uses_release(sdks: Path, node_modules: Path, tmp_pat
     ok(tsc(node_modules, "-p", str(prog), cwd=prog))
 
     # The arguments are typed: a wrong one fails the compile, naming the property.
-    (prog / "index.ts").write_text(TS_PROGRAM.replace("wait: true", 'wait: "yes"'))
+    assert WRONG_TS != TS_PROGRAM
+    (prog / "index.ts").write_text(WRONG_TS)
     proc = tsc(node_modules, "-p", str(prog), cwd=prog)
     assert proc.returncode != 0, proc.stdout
     assert "error TS2322" in proc.stdout and "index.ts" in proc.stdout, proc.stdout
@@ -256,13 +217,13 @@ def test_go_program_uses_release(sdks: Path, tmp_path: Path) -> None:
     )
     seed_go_sum(sdk)
     shutil.copyfile(sdk / "go.sum", prog / "go.sum")
-    (prog / "main.go").write_text(
-        GO_PROGRAM % {"import": GO_IMPORT, "wait": "pulumi.BoolRef(true)"}
-    )
+    assert f'"{GO_IMPORT}"' in GO_PROGRAM
+    (prog / "main.go").write_text(GO_PROGRAM)
     ok(go("build", "-o", str(tmp_path / "prog.bin"), ".", cwd=prog))
     ok(go("vet", ".", cwd=prog))
 
-    (prog / "main.go").write_text(GO_PROGRAM % {"import": GO_IMPORT, "wait": '"yes"'})
+    assert WRONG_GO != GO_PROGRAM
+    (prog / "main.go").write_text(WRONG_GO)
     proc = go("vet", ".", cwd=prog)
     assert proc.returncode != 0, proc.stderr
     assert 'cannot use "yes"' in proc.stderr, proc.stderr
