@@ -312,3 +312,58 @@ def test_kubernetes_auth_with_a_service_account_token(
     finally:
         root.sys.disable_auth_method(path=mount)
         sb.kubectl("delete", "clusterrolebinding", binding, check=False)
+
+
+def test_env_file_and_k8s_backends_through_the_secret_backend_seam(
+    sb: Env, project, namespace: str, tmp_path: Path
+) -> None:
+    """The backends that need no Vault, through the same protocol as Vault's, on the real
+    engine: ``env:`` from the program's environment, ``file:`` under the stack's
+    ``secrets.file.root``, and ``k8s:`` read by :class:`KubernetesSecretBackend` (opted in
+    with ``secrets.k8s``) from a Secret in another namespace. The values reach the chart's
+    Secret and nothing else."""
+    env_value, file_value, k8s_value = (f"{k}-{pysecrets.token_hex(6)}" for k in "efk")
+    root = tmp_path / "dev-secrets"
+    root.mkdir()
+    (root / "db.yaml").write_text(yaml.safe_dump({"password": file_value}))
+    source = f"{namespace}-src"
+    sb.kubectl("create", "namespace", source)
+    try:
+        sb.kubectl(
+            "-n", source, "create", "secret", "generic", "api", f"--from-literal=key={k8s_value}"
+        )
+        p = project()
+        p.config("helm-enterprise:secrets", {"file": {"root": str(root)}, "k8s": {}})
+        p.stack.workspace.env_vars["HE_E2E_TOKEN"] = env_value
+        p.releases(
+            [
+                hello(
+                    namespace,
+                    values={"replicaCount": 1},
+                    secretValues={
+                        "secret.token": "env:HE_E2E_TOKEN",
+                        "secret.password": "file:db.yaml#password",
+                        "secret.apikey": f"k8s:{source}/api#key",
+                    },
+                )
+            ]
+        )
+        out = p.up().outputs["releases"].value["hello"]
+        assert out["status"] == "deployed"
+        assert secret_data(sb, namespace) == {
+            "token": env_value,
+            "password": file_value,
+            "apikey": k8s_value,
+        }
+        for value in (env_value, file_value, k8s_value):
+            assert leaks(value, p.export(), p.text) == [], value
+        # Read by the backend, not by a Pulumi read of the Secret (the default for k8s:).
+        reads = [r["urn"] for r in p.export_json()["resources"] if r.get("id") == f"{source}/api"]
+        assert reads == []
+        # A reference the backend cannot read fails the preview naming it, not a value.
+        p.releases([hello(namespace, secretValues={"secret.token": "env:HE_E2E_UNSET"})])
+        error = p.preview_fails()
+        assert "environment variable HE_E2E_UNSET is not set" in error
+        assert "Traceback" not in error
+    finally:
+        sb.kubectl("delete", "namespace", source, "--wait=false", check=False)
