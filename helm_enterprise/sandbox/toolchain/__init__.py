@@ -40,6 +40,7 @@ RECIPE_MODULES = (
     "helm",
     "pulumi",
     "pulumi_yaml",
+    "language_hosts",
     "sdkgen",
     "kubernetes",
     "vault",
