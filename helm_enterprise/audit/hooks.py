@@ -21,7 +21,9 @@ applied.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -39,7 +41,7 @@ _names: set[str] = set()
 _names_lock = threading.Lock()
 
 
-def _unique(name: str) -> str:
+def unique_hook_name(name: str) -> str:
     """Hook names are program-wide; a second binding for one release gets a suffix."""
     with _names_lock:
         candidate, i = name, 1
@@ -265,9 +267,14 @@ def exit_quietly_when_interrupted() -> None:
     fails — a cluster that died while Helm waited on it — Pulumi's language host ends the
     program with SIGINT, and Python's default handler raises ``KeyboardInterrupt`` where the main
     thread is: the user sees the run's one-line error followed by a traceback of asyncio
-    and gRPC frames. Here SIGINT raises ``SystemExit(32)`` instead, which unwinds the same
-    way (the SDK's cleanup still runs) but prints nothing. Only in the main thread (the
-    only place a handler can be set), and never over a handler someone else installed.
+    and gRPC frames. Raising ``SystemExit`` there instead still printed one: the event
+    loop stops with the SDK's ``run_in_stack`` coroutine suspended, and when it is closed
+    later its cleanup (``_shutdown_callbacks``) finds no running loop ("Exception ignored
+    in: <coroutine object run_in_stack> ... RuntimeError: no running event loop"). So
+    SIGINT ends the process at once with exit code 32 (stdout and stderr flushed): the
+    engine has the run's outcome already, and nothing of the program is left to clean
+    up. Only in the main thread (the only place a handler can be set), and never over a
+    handler someone else installed.
     """
     if threading.current_thread() is not threading.main_thread():
         return
@@ -275,7 +282,9 @@ def exit_quietly_when_interrupted() -> None:
         return
 
     def interrupted(_signum: int, _frame: object) -> None:
-        raise SystemExit(_ERROR_ALREADY_SHOWN)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(_ERROR_ALREADY_SHOWN)
 
     signal.signal(signal.SIGINT, interrupted)
 
@@ -377,7 +386,7 @@ def lifecycle_hooks(
             else _after(operation, release_name)
         )
         return pulumi.ResourceHook(
-            _unique(f"audit-{release_name}-{phase}-{operation}"), fn, _HOOK_OPTS
+            unique_hook_name(f"audit-{release_name}-{phase}-{operation}"), fn, _HOOK_OPTS
         )
 
     binding = pulumi.ResourceHookBinding(
@@ -404,7 +413,7 @@ def lifecycle_hooks(
                     warn(f"audit: after the failed update of {release_name}: {err}")
             return False  # never ask the engine to retry
 
-        name = _unique(f"audit-{release_name}-after-failed-update")
+        name = unique_hook_name(f"audit-{release_name}-after-failed-update")
         binding.on_error = [*(binding.on_error or []), pulumi.ErrorHook(name, after_failure)]
     return binding
 

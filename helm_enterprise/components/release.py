@@ -22,6 +22,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypedDict
@@ -33,7 +34,13 @@ from kubernetes.client.exceptions import ApiException
 from helm_enterprise import ownership
 from helm_enterprise._values import merge
 from helm_enterprise.audit import emit
-from helm_enterprise.audit.hooks import lifecycle_hooks, merge_hooks, record_validation_failure
+from helm_enterprise.audit.hooks import (
+    lifecycle_hooks,
+    merge_hooks,
+    record_validation_failure,
+    start_callback_server,
+    unique_hook_name,
+)
 from helm_enterprise.components.autoscaling import autoscalers, with_chart_hpa
 from helm_enterprise.components.context import Platform, default_platform
 from helm_enterprise.components.group import ReleaseGroup, stack_dependency_gate
@@ -62,7 +69,7 @@ from helm_enterprise.errors import (
     ValidationError,
 )
 from helm_enterprise.health.resource import HealthCheckResource
-from helm_enterprise.health.rollout import RolloutWatchResource
+from helm_enterprise.health.rollout import RolloutWatch, watch_cluster
 from helm_enterprise.kube import helm_hooks, helm_storage, postrender, reach
 from helm_enterprise.kube.client import NO_ANSWER, api_error
 from helm_enterprise.kube.render import Rendered, render_captured, rendered_output
@@ -343,7 +350,14 @@ class Release(pulumi.ComponentResource):
                 hooks=(
                     self._hooks(
                         f"{resource_name}-release",
-                        merge_hooks(self._audit_hooks(cfg, chart, platform), slo_gate),
+                        merge_hooks(
+                            self._audit_hooks(cfg, chart, platform),
+                            slo_gate,
+                            # Not for the colours of a strategy: its analysis judges them.
+                            self._rollout_watch(cfg, helm_timeout, platform)
+                            if cfg.wait and cfg.strategy is None
+                            else None,
+                        ),
                     )
                     if cfg.mode == "release"
                     else None
@@ -388,8 +402,6 @@ class Release(pulumi.ComponentResource):
             )
         elif cfg.mode == "release":
             rel = self._release(cfg, chart, values, helm_timeout, replace, revision, helm_opts)
-            if cfg.wait:
-                self._watch_rollout(cfg, chart, helm_timeout, platform, ordering)
         if cfg.mode == "release":
             self.status = rel.status.status
             self.revision = rel.status.revision
@@ -629,39 +641,33 @@ class Release(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(transforms=[own])),
         )
 
-    def _watch_rollout(
-        self,
-        cfg: ReleaseConfig,
-        chart: ResolvedChart,
-        readiness: int,
-        platform: Platform,
-        ordering: list[pulumi.Resource],
-    ) -> RolloutWatchResource:
-        """Next to the Helm release: names the Pods' reasons when they cannot become Ready
-        (an image that cannot be pulled, a crash loop), which Helm's timeout does not."""
-        # From the release's config, not from the values Output: a failing gate (schema,
-        # tenancy, policy) must fail the run once, at the Helm release, and a plain digest
-        # keeps a run that changes nothing from watching. A secret, so that the digest of
-        # config values cannot be matched offline against guessed ones.
-        what = {
-            "chart": cfg.chart.model_dump(mode="json"),
-            "version": chart.version,
-            "values": cfg.values,
-            "secretValues": {k: v.describe() for k, v in cfg.secret_values.items()},
-        }
-        trigger = pulumi.Output.secret(
-            hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:16]
-        )
-        return RolloutWatchResource(
-            f"{self._name}-rollout",
-            release=cfg.name,
-            namespace=cfg.namespace,
-            trigger=trigger,
-            deadline=readiness,
-            access=platform.cluster_access,
-            opts=pulumi.ResourceOptions(
-                parent=self, depends_on=ordering, hooks=self._hooks(f"{self._name}-rollout")
-            ),
+    def _rollout_watch(
+        self, cfg: ReleaseConfig, readiness: int, platform: Platform
+    ) -> pulumi.ResourceHookBinding:
+        """Hooks of the Helm release that name the Pods' reasons when they cannot become
+        Ready (an image that cannot be pulled, a crash loop), which Helm's timeout does not
+        (health/rollout.py): they watch while Helm installs or upgrades."""
+        access = platform.cluster_access
+
+        def run(stop: threading.Event) -> str:
+            return watch_cluster(cfg.name, cfg.namespace, readiness, access, stop)
+
+        def report(message: str) -> None:
+            # Without a resource the engine gets it synchronously: the program may be
+            # ended right after the failed step (audit/hooks.exit_quietly_when_interrupted).
+            pulumi.log.error(message)
+
+        watch = RolloutWatch(run, report)
+        start_callback_server()  # before any hook exists (see helm_enterprise.audit.hooks)
+        start = pulumi.ResourceHook(unique_hook_name(f"rollout-{self._name}-start"), watch.start)
+        finish = pulumi.ResourceHook(unique_hook_name(f"rollout-{self._name}-end"), watch.finish)
+        failed = pulumi.ErrorHook(unique_hook_name(f"rollout-{self._name}-failed"), watch.failed)
+        return pulumi.ResourceHookBinding(
+            before_create=[start],
+            before_update=[start],
+            after_create=[finish],
+            after_update=[finish],
+            on_error=[failed],
         )
 
     def _health(

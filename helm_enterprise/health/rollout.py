@@ -3,28 +3,32 @@
 Helm's readiness wait (and so the Helm provider's error) only says that the time ran out:
 ``failed to become available within allocated timeout ... context deadline exceeded``. The
 Pods know why: an image that cannot be pulled (with the registry's answer), a container that
-crashes or cannot be created, a Pod that no node accepts. This dynamic resource runs next to
-the Helm release — not after it, which would never run when the release fails — and lists
-the release's Pods every two seconds while Helm works on this run's revision, remembering
-the Pods stuck for at least :data:`STUCK_FOR` seconds. It only ever adds to a failure:
-when Helm marks the revision failed (or removes a failed install) while Pods were stuck,
-it fails its step with the Pods' reasons, so the failed ``pulumi up`` names them next to
-Helm's timeout. A rollout that recovers (a slow registry, a Pod that waits for a node to be
-added) and that Helm reports deployed ends the watch quietly.
+crashes or cannot be created, a Pod that no node accepts. The watch runs while Helm works —
+not after it, which would never run when the release fails — and lists the release's Pods
+every two seconds, remembering the Pods stuck for at least :data:`STUCK_FOR` seconds. It
+only ever adds to a failure: when Helm's install or upgrade fails while Pods were stuck,
+the failed ``pulumi up`` names them next to Helm's timeout. A rollout that recovers (a slow
+registry, a Pod that waits for a node to be added) and that Helm reports deployed ends the
+watch quietly. It changes nothing in the cluster.
 
-It also ends quietly when Helm started no revision within :data:`GRACE` seconds (the run
-changed nothing Helm deploys), when the readiness deadline and :data:`AFTER` have passed,
-or when the cluster has not answered for :data:`LOST` seconds (the release reports that;
-shorter silences are skipped). It changes nothing in the cluster.
+:class:`RolloutWatch` binds it to the Helm release as resource hooks, so it costs no
+resource of its own (it used to be a dynamic resource, a third registration per release):
+a ``before_create``/``before_update`` hook starts it in a thread of the program, exactly
+when Helm is about to deploy (never on a run that changes nothing, never in a preview);
+the ``after_*`` hooks stop it; the error hook of a failed create or update stops it and
+reports the stuck Pods as an error of the release.
 
-Its trigger is a digest of what makes Helm deploy (chart, version, values): it runs exactly
-when the Helm release is created or updated, never on a run that changes nothing.
+Left alone (no hook stops it), :func:`watch` also ends when Helm started no revision
+within :data:`GRACE` seconds, when the readiness deadline and :data:`AFTER` have passed, or
+when the cluster has not answered for :data:`LOST` seconds (shorter silences are skipped).
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
+import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -34,13 +38,13 @@ import pulumi.dynamic as dyn
 import urllib3
 from kubernetes.client.exceptions import ApiException
 
-from helm_enterprise.errors import HelmEnterpriseError, message_only
+from helm_enterprise.errors import HelmEnterpriseError
 from helm_enterprise.kube import helm_storage
 from helm_enterprise.kube.client import ClusterAccess
 from helm_enterprise.kube.pods import PodProblem, pod_problems
 from helm_enterprise.ownership import LABEL_RELEASE
 
-__all__ = ["RolloutStuckError", "RolloutWatchResource", "Watch", "watch"]
+__all__ = ["RolloutStuckError", "RolloutWatch", "RolloutWatchProvider", "Watch", "watch"]
 
 POLL = 2.0
 STUCK_FOR = 6.0
@@ -123,16 +127,17 @@ def watch(
     read_pods: Callable[[], list[Mapping[str, Any]]],
     deadline_seconds: float,
     clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], object] = time.sleep,
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    stopped: Callable[[], bool] = lambda: False,
 ) -> str:
-    """Watch until one of the ends in the module docstring; raise
+    """Watch until one of the ends in the module docstring, or until ``stopped()``; raise
     :class:`RolloutStuckError` naming the stuck Pods when this run's revision failed (or
-    the deadline passed) while they were stuck. Returns how it ended."""
+    the deadline passed, or it was stopped) while they were stuck. Returns how it ended."""
     start = clock()
     state: Watch | None = None
     silent_since: float | None = None
-    while clock() - start < deadline_seconds + AFTER:
+    while not stopped() and clock() - start < deadline_seconds + AFTER:
         try:
             history = read_history()
             if state is None:
@@ -157,11 +162,19 @@ def watch(
             f"{where}: the new Pods could not become Ready: "
             + "; ".join(p.line() for p in state.stuck)
         )
+    if stopped():
+        return "stopped"
     return "failed" if state is not None and state.revision is not None else "deadline"
 
 
-def watch_cluster(release: str, namespace: str, deadline: float, access: ClusterAccess) -> str:
-    """:func:`watch` of one release in one cluster."""
+def watch_cluster(
+    release: str,
+    namespace: str,
+    deadline: float,
+    access: ClusterAccess,
+    stop: threading.Event | None = None,
+) -> str:
+    """:func:`watch` of one release in one cluster (until ``stop`` is set, if given)."""
     import kubernetes.client as k8s
 
     api = access.api_client()
@@ -180,69 +193,80 @@ def watch_cluster(release: str, namespace: str, deadline: float, access: Cluster
             lambda: helm_storage.history(api, namespace, release),
             pods,
             deadline,
+            sleep=stop.wait if stop else time.sleep,
+            stopped=stop.is_set if stop else lambda: False,
         )
     finally:
         api.close()
 
 
+class RolloutWatch:
+    """One release's watch as resource hooks of its Helm release (see the module docstring).
+
+    ``run(stop)`` watches until ``stop`` is set (:func:`watch_cluster` in the program);
+    ``report(message)`` is how a failure's stuck Pods reach the user. Each create or update
+    of the Helm release starts one run; the engine never retries (the error hook says no).
+    """
+
+    JOIN = 20.0  # a round's API call has a 15 s timeout
+
+    def __init__(self, run: Callable[[threading.Event], str], report: Callable[[str], None]):
+        self._run, self._report = run, report
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._error: RolloutStuckError | None = None
+        self.ended: str | None = None
+
+    def start(self, _args: object = None) -> None:
+        """``before_create``/``before_update``: Helm is about to deploy."""
+        with self._lock:
+            self._stop_thread(wait=False)
+            self._stop, self._error, self.ended = threading.Event(), None, None
+            self._thread = threading.Thread(
+                target=self._watch, args=(self._stop,), name="rollout-watch", daemon=True
+            )
+            self._thread.start()
+
+    def _watch(self, stop: threading.Event) -> None:
+        try:
+            ended = self._run(stop)
+        except RolloutStuckError as err:
+            self._error, ended = err, "stuck"
+        except Exception as err:  # the watch only adds to failures, it never makes one
+            ended = f"watch failed: {type(err).__name__}"
+        self.ended = ended
+
+    def finish(self, _args: object = None) -> None:
+        """``after_create``/``after_update``: Helm deployed; nothing to say."""
+        with self._lock:
+            self._stop_thread(wait=False)
+
+    async def failed(self, args: pulumi.ErrorHookArgs) -> bool:
+        """The error hook: the install or upgrade failed; name the stuck Pods, if any. The
+        watch's last round is awaited off the event loop (hooks run on it)."""
+        if args.failed_operation in ("create", "update"):
+            stuck = await asyncio.get_running_loop().run_in_executor(None, self._stop_failed)
+            if stuck is not None:
+                self._report(stuck)
+        return False  # never ask the engine to retry
+
+    def _stop_failed(self) -> str | None:
+        with self._lock:
+            self._stop_thread(wait=True)
+            return str(self._error) if self._error is not None else None
+
+    def _stop_thread(self, wait: bool) -> None:
+        self._stop.set()
+        if wait and self._thread is not None:
+            self._thread.join(self.JOIN)
+
+
 class RolloutWatchProvider(dyn.ResourceProvider):
-    """Dynamic provider: create/update watch; a changed trigger is an update."""
+    """The dynamic provider of the watch when it was a resource (``<release>-rollout``).
 
-    # It captures no secret: its serialised form stays plain in the state (Pulumi's default
-    # encrypts it for every resource).
+    Kept only so that a stack deployed then can delete that resource: the engine unpickles
+    the provider from the state by this name to call ``delete``, which does nothing (the
+    watch never changed anything in the cluster)."""
+
     serialize_as_secret_always = False
-
-    def _watch(self, props: dict[str, Any]) -> dict[str, Any]:
-        access = ClusterAccess(props.get("kubeconfig") or None, props.get("context") or None)
-        ended = watch_cluster(
-            props["release"], props["namespace"], float(props["deadline"]), access
-        )
-        return {**props, "ended": ended}
-
-    @message_only
-    def create(self, props: dict[str, Any]) -> dyn.CreateResult:
-        outs = self._watch(props)
-        return dyn.CreateResult(id_=f"{props['namespace']}/{props['release']}", outs=outs)
-
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dyn.DiffResult:
-        keys = ("trigger", "release", "namespace", "deadline")
-        changed = [k for k in keys if olds.get(k) != news.get(k)]
-        return dyn.DiffResult(
-            changes=bool(changed), replaces=[], stables=[], delete_before_replace=False
-        )
-
-    @message_only
-    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> dyn.UpdateResult:
-        return dyn.UpdateResult(outs=self._watch(news))
-
-
-class RolloutWatchResource(dyn.Resource):
-    """One release's rollout watch (``helm-enterprise`` dynamic resource)."""
-
-    ended: pulumi.Output[str]
-
-    def __init__(
-        self,
-        name: str,
-        *,
-        release: str,
-        namespace: str,
-        trigger: pulumi.Input[str],
-        deadline: int,
-        access: ClusterAccess,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        super().__init__(
-            RolloutWatchProvider(),
-            name,
-            {
-                "release": release,
-                "namespace": namespace,
-                "trigger": trigger,
-                "deadline": deadline,
-                "kubeconfig": access.kubeconfig,
-                "context": access.context,
-                "ended": None,
-            },
-            opts,
-        )

@@ -27,9 +27,8 @@ def test_depends_on_by_name_waits_for_the_whole_release(platform: Platform) -> N
     db, web = (r for r in run.of_type(REL))
     assert (db.name, web.name) == ("db-release", "web-release")
     # Pulumi expands a dependency on the db component into its children: web's Helm release
-    # waits for db's Helm release and its rollout watch (and health checks when declared).
-    watch = next(r for r in run.resources if r.name == "db-rollout")
-    assert db.urn in web.dependencies and watch.urn in web.dependencies
+    # waits for db's Helm release (and its health checks when declared).
+    assert db.urn in web.dependencies
 
 
 def test_unknown_or_later_dependency_names_the_field(platform: Platform) -> None:
@@ -68,7 +67,7 @@ def test_group_policy_watches_every_step_that_can_fail(platform: Platform) -> No
         return None
 
     run_program(program, preview=True)
-    assert sorted(groups[0]._resources) == ["web-health", "web-release", "web-rollout"]
+    assert sorted(groups[0]._resources) == ["web-health", "web-release"]
     assert set(groups[0]._resources.values()) == {"web"}
 
 

@@ -146,12 +146,8 @@ def test_rolling_registers_one_release_per_cluster_in_a_chain(platform: Platform
         assert helm[f"web-{cluster}-release"].inputs["name"] == "web"  # same Helm name
     # ...in rolling order: eu-2 waits for eu-1 (and so never starts when eu-1 fails).
     # (Pulumi expands a dependency on a component to the component's custom children.)
-    # eu-1's custom children: its Helm release and the watch of its rollout.
-    watches = {r.name: r for r in run.of_type("pulumi-python:dynamic:Resource")}
-    assert set(releases["web-eu-2"].dependencies) == {
-        helm["web-eu-1-release"].urn,
-        watches["web-eu-1-rollout"].urn,
-    }
+    # eu-1's custom child: its Helm release (the rollout watch is hooks of it).
+    assert set(releases["web-eu-2"].dependencies) == {helm["web-eu-1-release"].urn}
     assert helm["web-eu-1-release"].urn in helm["web-eu-2-release"].dependencies
     assert releases["web-eu-1"].dependencies == []
     # Overrides merged the Helm way: maps merge, scalars replace.
@@ -227,11 +223,7 @@ def test_kept_cluster_stays_registered_frozen_outside_the_chain(platform: Platfo
     assert helm["web-eu-1-release"].provider.startswith(providers["web-eu-1-provider"].urn)
     assert releases["web-eu-1"].dependencies == []
     assert releases["web-eu-2"].dependencies == []
-    watches = {r.name: r for r in run.of_type("pulumi-python:dynamic:Resource")}
-    assert set(releases["web-eu-3"].dependencies) == {
-        helm["web-eu-2-release"].urn,
-        watches["web-eu-2-rollout"].urn,
-    }
+    assert set(releases["web-eu-3"].dependencies) == {helm["web-eu-2-release"].urn}
 
 
 def test_active_passive_fails_over_to_the_standby(platform: Platform, audit_log: Path) -> None:

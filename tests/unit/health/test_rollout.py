@@ -3,6 +3,7 @@ rollout that Helm finishes, and a round without an answer from the cluster chang
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Callable
 from typing import Any
@@ -10,7 +11,14 @@ from typing import Any
 import pytest
 import urllib3
 
-from helm_enterprise.health.rollout import LOST, POLL, STUCK_FOR, RolloutStuckError, watch
+from helm_enterprise.health.rollout import (
+    LOST,
+    POLL,
+    STUCK_FOR,
+    RolloutStuckError,
+    RolloutWatch,
+    watch,
+)
 from helm_enterprise.kube.helm_storage import HelmRecord
 
 NOW = dt.datetime(2026, 12, 6, 12, 0, tzinfo=dt.UTC)
@@ -177,3 +185,83 @@ except Exception:
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout == "helm_enterprise.errors.HealthCheckError: web: health checks failed\n"
+
+
+def test_a_stopped_watch_names_the_pods_stuck_so_far() -> None:
+    """The error hook stops the watch when Helm's operation failed: the stuck Pods of the
+    last round with Pods are named (an atomic rollback may have deleted them since)."""
+    script = Script([([rec(1, "deployed")], [pod("ImagePullBackOff")])])
+    clock: Callable[[], float] = lambda: script.t  # noqa: E731
+
+    def stopped() -> bool:
+        return script.t >= STUCK_FOR + 2 * POLL
+
+    with pytest.raises(RolloutStuckError, match="ImagePullBackOff"):
+        watch(
+            "shop/web", script.history, script.pods, 600, clock, script.sleep, lambda: NOW, stopped
+        )
+    healthy = Script([([rec(1, "deployed")], [pod()])])
+    ended = watch(
+        "shop/web", healthy.history, healthy.pods, 600, lambda: healthy.t, healthy.sleep,
+        lambda: NOW, lambda: healthy.t >= 10,
+    )  # fmt: skip
+    assert ended == "stopped"
+
+
+class Failed:
+    """What the engine passes an error hook (the fields the watch reads)."""
+
+    def __init__(self, operation: str) -> None:
+        self.failed_operation = operation
+
+
+def test_the_hooks_run_the_watch_in_a_thread_and_report_only_a_failure() -> None:
+    import threading
+
+    reports: list[str] = []
+    runs: list[threading.Event] = []
+
+    def run(stop: threading.Event) -> str:
+        runs.append(stop)
+        stop.wait(30)
+        raise RolloutStuckError("shop/web: the new Pods could not become Ready: web-1: ...")
+
+    hooks = RolloutWatch(run, reports.append)
+    hooks.start()
+    assert asyncio.run(hooks.failed(Failed("create"))) is False  # never a retry
+    assert reports == ["shop/web: the new Pods could not become Ready: web-1: ..."]
+    assert runs[0].is_set() and hooks.ended == "stuck"
+
+    hooks.start()  # the next operation starts a new run ...
+    hooks.finish()  # ... which Helm finished: nothing is said
+    assert runs[1].is_set() and len(reports) == 1
+    hooks.start()
+    assert asyncio.run(hooks.failed(Failed("delete"))) is False  # only installs/upgrades
+    assert len(reports) == 1
+    hooks.finish()
+
+
+def test_an_error_of_the_watch_itself_fails_nothing() -> None:
+    def run(_stop: object) -> str:
+        raise ValueError("bug")
+
+    reports: list[str] = []
+    hooks = RolloutWatch(run, reports.append)
+    hooks.start()
+    assert asyncio.run(hooks.failed(Failed("update"))) is False
+    assert reports == [] and hooks.ended == "watch failed: ValueError"
+
+
+def test_a_state_from_when_the_watch_was_a_resource_can_still_delete_it() -> None:
+    """The engine unpickles the old resource's provider by its module path to delete it."""
+    from pulumi.dynamic.dynamic import serialize_provider
+
+    from helm_enterprise.health import rollout
+
+    serialized = serialize_provider(rollout.RolloutWatchProvider())
+    import base64
+
+    import dill
+
+    provider = dill.loads(base64.b64decode(serialized))
+    assert provider.delete("shop/web", {"release": "web"}) is None
