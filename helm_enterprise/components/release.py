@@ -69,7 +69,7 @@ from helm_enterprise.errors import (
     ValidationError,
 )
 from helm_enterprise.health.resource import HealthCheckResource
-from helm_enterprise.health.rollout import RolloutWatch, watch_cluster
+from helm_enterprise.health.rollout import RolloutWatch, RolloutWatches, watch_cluster
 from helm_enterprise.kube import helm_hooks, helm_storage, postrender, reach
 from helm_enterprise.kube.client import NO_ANSWER, api_error
 from helm_enterprise.kube.render import Rendered, render_captured, rendered_output
@@ -152,6 +152,42 @@ def atomic_rollback_recorder(
         )
 
     return after_failed_update
+
+
+def rollout_binding(
+    start: pulumi.ResourceHook, finish: pulumi.ResourceHook, failed: pulumi.ErrorHook
+) -> pulumi.ResourceHookBinding:
+    """The rollout watch's hooks on a Helm release (see :meth:`Release._rollout_watch`)."""
+    return pulumi.ResourceHookBinding(
+        before_create=[start],
+        before_update=[start],
+        after_create=[finish],
+        after_update=[finish],
+        on_error=[failed],
+    )
+
+
+_rollout_hooks: dict[str, Any] = {}
+_rollout_hooks_lock = threading.Lock()
+
+
+def _shared_rollout_hooks() -> tuple[RolloutWatches, pulumi.ResourceHookBinding]:
+    """The program-wide rollout-watch hooks, registered once per program run (unit tests
+    run several programs in one process: one set per resource monitor)."""
+    from pulumi.runtime.settings import get_monitor
+
+    run = get_monitor()
+    with _rollout_hooks_lock:
+        if _rollout_hooks.get("run") is not run:
+            start_callback_server()  # before any hook exists (see helm_enterprise.audit.hooks)
+            watches = RolloutWatches()
+            binding = rollout_binding(
+                pulumi.ResourceHook("helm-enterprise-rollout-start", watches.start),
+                pulumi.ResourceHook("helm-enterprise-rollout-end", watches.finish),
+                pulumi.ErrorHook("helm-enterprise-rollout-failed", watches.failed),
+            )
+            _rollout_hooks.update(run=run, watches=watches, binding=binding)
+        return _rollout_hooks["watches"], _rollout_hooks["binding"]
 
 
 class Release(pulumi.ComponentResource):
@@ -658,17 +694,14 @@ class Release(pulumi.ComponentResource):
             pulumi.log.error(message)
 
         watch = RolloutWatch(run, report)
-        start_callback_server()  # before any hook exists (see helm_enterprise.audit.hooks)
+        watches, shared = _shared_rollout_hooks()
+        if watches.add(f"{self._name}-release", watch):
+            return shared
+        # Another Helm resource of this program has the same name: hooks of its own.
         start = pulumi.ResourceHook(unique_hook_name(f"rollout-{self._name}-start"), watch.start)
         finish = pulumi.ResourceHook(unique_hook_name(f"rollout-{self._name}-end"), watch.finish)
         failed = pulumi.ErrorHook(unique_hook_name(f"rollout-{self._name}-failed"), watch.failed)
-        return pulumi.ResourceHookBinding(
-            before_create=[start],
-            before_update=[start],
-            after_create=[finish],
-            after_update=[finish],
-            on_error=[failed],
-        )
+        return rollout_binding(start, finish, failed)
 
     def _health(
         self,

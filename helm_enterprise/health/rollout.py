@@ -44,7 +44,14 @@ from helm_enterprise.kube.client import ClusterAccess
 from helm_enterprise.kube.pods import PodProblem, pod_problems
 from helm_enterprise.ownership import LABEL_RELEASE
 
-__all__ = ["RolloutStuckError", "RolloutWatch", "RolloutWatchProvider", "Watch", "watch"]
+__all__ = [
+    "RolloutStuckError",
+    "RolloutWatch",
+    "RolloutWatchProvider",
+    "RolloutWatches",
+    "Watch",
+    "watch",
+]
 
 POLL = 2.0
 STUCK_FOR = 6.0
@@ -260,6 +267,40 @@ class RolloutWatch:
         self._stop.set()
         if wait and self._thread is not None:
             self._thread.join(self.JOIN)
+
+
+class RolloutWatches:
+    """Every release's watch behind one set of program-wide hooks, dispatched by the Helm
+    resource's name (hooks are registered with the engine one by one: three per release
+    cost as much as the resource they replaced). A name seen twice is refused (``add``
+    returns False) and that release gets hooks of its own."""
+
+    def __init__(self) -> None:
+        self._by_name: dict[str, RolloutWatch] = {}
+        self._lock = threading.Lock()
+
+    def add(self, resource_name: str, watch: RolloutWatch) -> bool:
+        with self._lock:
+            if resource_name in self._by_name:
+                return False
+            self._by_name[resource_name] = watch
+            return True
+
+    def _of(self, args: object) -> RolloutWatch | None:
+        with self._lock:
+            return self._by_name.get(str(getattr(args, "name", "")))
+
+    def start(self, args: object) -> None:
+        if watch := self._of(args):
+            watch.start(args)
+
+    def finish(self, args: object) -> None:
+        if watch := self._of(args):
+            watch.finish(args)
+
+    async def failed(self, args: pulumi.ErrorHookArgs) -> bool:
+        watch = self._of(args)
+        return await watch.failed(args) if watch else False
 
 
 class RolloutWatchProvider(dyn.ResourceProvider):

@@ -169,17 +169,17 @@ def test_release_binds_the_hooks_when_audit_is_configured() -> None:
     finally:
         set_default_platform(None)
     bound = monitor.hooks["web-release"]
-    assert bound["before_create"] == ["audit-web-before-create", "rollout-web-start"]
-    assert bound["after_update"] == ["audit-web-after-update", "rollout-web-end"]
+    assert bound["before_create"] == ["audit-web-before-create", "helm-enterprise-rollout-start"]
+    assert bound["after_update"] == ["audit-web-after-update", "helm-enterprise-rollout-end"]
     assert bound["before_delete"] == []  # recordDeletes off: destroy needs no program
 
 
 def test_a_plain_release_has_only_the_rollout_watch(platform: Platform) -> None:
     monitor = run_hooked(lambda: Release("web", {"namespace": "shop", "chart": LOCAL}))
     bound = monitor.hooks["web-release"]
-    assert bound["before_create"] == bound["before_update"] == ["rollout-web-start"]
-    assert bound["after_create"] == bound["after_update"] == ["rollout-web-end"]
-    assert bound["on_error"] == ["rollout-web-failed"]
+    assert bound["before_create"] == bound["before_update"] == ["helm-enterprise-rollout-start"]
+    assert bound["after_create"] == bound["after_update"] == ["helm-enterprise-rollout-end"]
+    assert bound["on_error"] == ["helm-enterprise-rollout-failed"]
     assert bound["before_delete"] == bound["after_delete"] == []
     unwatched = run_hooked(
         lambda: Release("web", {"namespace": "shop", "chart": LOCAL, "wait": False})
@@ -349,9 +349,12 @@ def test_an_atomic_release_follows_a_failed_update_up() -> None:
     assert atomic.hooks["web-release"]["on_error"] == [
         "audit-on-error",
         "audit-web-after-failed-update",
-        "rollout-web-failed",
+        "helm-enterprise-rollout-failed",
     ]
-    assert plain.hooks["api-release"]["on_error"] == ["audit-on-error", "rollout-api-failed"]
+    assert plain.hooks["api-release"]["on_error"] == [
+        "audit-on-error",
+        "helm-enterprise-rollout-failed",
+    ]
 
 
 def test_the_follow_up_of_a_failed_update_runs_once_and_never_fails(
@@ -476,8 +479,16 @@ def test_group_and_slo_gate_hooks_join_the_audit_hooks(tmp_path: Path) -> None:
     helm = monitor.hooks["web-release"]
     assert helm["on_error"][-1] == "helm-enterprise-shop-coordinated"
     assert "audit-on-error" in helm["on_error"]
-    assert helm["before_create"] == ["audit-web-before-create", "slo-gate-web", "rollout-web-start"]
-    assert helm["before_update"] == ["audit-web-before-update", "slo-gate-web", "rollout-web-start"]
-    assert "rollout-web-failed" in helm["on_error"]
+    assert helm["before_create"] == [
+        "audit-web-before-create",
+        "slo-gate-web",
+        "helm-enterprise-rollout-start",
+    ]
+    assert helm["before_update"] == [
+        "audit-web-before-update",
+        "slo-gate-web",
+        "helm-enterprise-rollout-start",
+    ]
+    assert "helm-enterprise-rollout-failed" in helm["on_error"]
     assert monitor.hooks["web-health"]["on_error"] == ["helm-enterprise-shop-coordinated"]
     assert "web-rollout" not in monitor.hooks  # the watch is hooks now, not a resource

@@ -265,3 +265,31 @@ def test_a_state_from_when_the_watch_was_a_resource_can_still_delete_it() -> Non
 
     provider = dill.loads(base64.b64decode(serialized))
     assert provider.delete("shop/web", {"release": "web"}) is None
+
+
+def test_one_set_of_hooks_dispatches_to_each_releases_watch() -> None:
+    from helm_enterprise.health.rollout import RolloutWatches
+
+    class Args:
+        def __init__(self, name: str, operation: str = "create") -> None:
+            self.name, self.failed_operation = name, operation
+
+    reports: list[str] = []
+
+    def stuck(stop: object) -> str:
+        raise RolloutStuckError("shop/web: stuck")
+
+    def fine(stop: object) -> str:
+        return "revision 1 deployed"
+
+    watches = RolloutWatches()
+    web, api = RolloutWatch(stuck, reports.append), RolloutWatch(fine, reports.append)
+    assert watches.add("web-release", web) and watches.add("api-release", api)
+    assert not watches.add("web-release", RolloutWatch(fine, reports.append))  # a second web
+    watches.start(Args("web-release"))
+    watches.start(Args("api-release"))
+    watches.start(Args("other-release"))  # not watched: nothing happens
+    assert asyncio.run(watches.failed(Args("web-release"))) is False  # type: ignore[arg-type]
+    watches.finish(Args("api-release"))
+    assert asyncio.run(watches.failed(Args("other-release"))) is False  # type: ignore[arg-type]
+    assert reports == ["shop/web: stuck"]
