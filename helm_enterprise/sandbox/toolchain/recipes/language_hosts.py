@@ -64,10 +64,9 @@ ProgramInfo that these hosts do not read (they are ignored, silently):
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 from helm_enterprise.sandbox.toolchain._recipe import BuildContext, Recipe
-from helm_enterprise.sandbox.toolchain.recipes.pulumi import CLI_TAGS, SDK, VERSION_LDFLAG
+from helm_enterprise.sandbox.toolchain.recipes.pulumi import CLI_TAGS, SDK, build_sdk_host
 
 # The last sdk/v3 releases that still contain each host as a package.
 GO_HOST_SDK_VERSION = "v3.66.0"
@@ -77,25 +76,10 @@ NODEJS_HOST_MAIN = f"{SDK}/nodejs/cmd/pulumi-language-nodejs"
 
 
 def _host_builder(binary: str, sdk_version: str, main: str) -> Callable[[BuildContext], None]:
-    """The build of one host: a wrapper requiring sdk/v3 at ``sdk_version`` (its own, so
-    the 2023 dependency graph stays apart from the CLI's), built like the Python host."""
+    """The build of one host, as the Python host's (``pulumi.build_sdk_host``)."""
 
     def build(ctx: BuildContext) -> None:
-        w = ctx.wrapper(f"helm-enterprise-toolchain/{binary}")
-        w.init()
-        sdk = w.download(f"{SDK}@{sdk_version}")
-        w.require(f"{SDK}@{sdk_version}")
-        w.copy_directives(Path(str(sdk["GoMod"])).read_text())
-        w.seed_sums(Path(str(sdk["Dir"])))
-        w.blank_imports([main])
-        w.tidy()
-        out = w.build(
-            main,
-            ctx.out(binary),
-            ldflags=[f"-X {VERSION_LDFLAG}={sdk_version}"],
-            tags=CLI_TAGS,
-        )
-        ctx.install(out)
+        ctx.install(build_sdk_host(ctx, binary, sdk_version, main))
 
     return build
 

@@ -79,23 +79,28 @@ VERSION_LDFLAG = f"{SDK}/go/common/version.Version"
 MIN_PATH_VERSION = (3, 200, 0)
 
 
+def build_sdk_host(
+    ctx: BuildContext, binary: str, sdk_version: str, main: str, subdir: str = "wrapper"
+) -> Path:
+    """A language host that was a package of sdk/v3 at ``sdk_version``, built in a wrapper
+    of its own (its dependency graph is that release's and must not be mixed with the
+    CLI's): sdk's directives restated, its go.sum enforced, the version ldflag."""
+    w = ctx.wrapper(f"helm-enterprise-toolchain/{binary}", subdir)
+    w.init()
+    sdk = w.download(f"{SDK}@{sdk_version}")
+    w.require(f"{SDK}@{sdk_version}")
+    w.copy_directives(Path(str(sdk["GoMod"])).read_text())
+    w.seed_sums(Path(str(sdk["Dir"])))
+    w.blank_imports([main])
+    w.tidy()
+    return w.build(
+        main, ctx.out(binary), ldflags=[f"-X {VERSION_LDFLAG}={sdk_version}"], tags=CLI_TAGS
+    )
+
+
 def _build_pulumi(ctx: BuildContext) -> None:
     # The language host first: a small build, and a broken module graph shows up early.
-    host = ctx.wrapper("helm-enterprise-toolchain/pulumi-language-python", "host")
-    host.init()
-    host_sdk = host.download(f"{SDK}@{HOST_SDK_VERSION}")
-    host.require(f"{SDK}@{HOST_SDK_VERSION}")
-    host.copy_directives(Path(str(host_sdk["GoMod"])).read_text())
-    host.seed_sums(Path(str(host_sdk["Dir"])))
-    host.blank_imports([HOST_MAIN])
-    host.tidy()
-    out = host.build(
-        HOST_MAIN,
-        ctx.out("pulumi-language-python"),
-        ldflags=[f"-X {VERSION_LDFLAG}={HOST_SDK_VERSION}"],
-        tags=CLI_TAGS,
-    )
-    ctx.install(out)
+    ctx.install(build_sdk_host(ctx, "pulumi-language-python", HOST_SDK_VERSION, HOST_MAIN, "host"))
 
     cli = ctx.wrapper("helm-enterprise-toolchain/pulumi-cli", "cli")
     cli.init()
