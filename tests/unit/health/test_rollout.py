@@ -30,6 +30,16 @@ def rec(revision: int, status: str, age: float = 3600.0) -> HelmRecord:
     return HelmRecord("web", "shop", revision, status, "web", "1.0.0", "", updated, f"s{revision}")
 
 
+def await_(coro: Any) -> Any:
+    """Run a coroutine on a loop of its own. Not ``asyncio.run``: it leaves the thread with
+    no current event loop, which later tests' ``pulumi.Output`` calls need."""
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coro)
+    finally:
+        loop.close()
+
+
 def pod(reason: str | None = None, *, deleting: bool = False) -> dict[str, Any]:
     meta: dict[str, Any] = {"name": "web-1", "namespace": "shop"}
     if deleting:
@@ -228,7 +238,7 @@ def test_the_hooks_run_the_watch_in_a_thread_and_report_only_a_failure() -> None
 
     hooks = RolloutWatch(run, reports.append)
     hooks.start()
-    assert asyncio.run(hooks.failed(Failed("create"))) is False  # never a retry
+    assert await_(hooks.failed(Failed("create"))) is False  # never a retry
     assert reports == ["shop/web: the new Pods could not become Ready: web-1: ..."]
     assert runs[0].is_set() and hooks.ended == "stuck"
 
@@ -236,7 +246,7 @@ def test_the_hooks_run_the_watch_in_a_thread_and_report_only_a_failure() -> None
     hooks.finish()  # ... which Helm finished: nothing is said
     assert runs[1].is_set() and len(reports) == 1
     hooks.start()
-    assert asyncio.run(hooks.failed(Failed("delete"))) is False  # only installs/upgrades
+    assert await_(hooks.failed(Failed("delete"))) is False  # only installs/upgrades
     assert len(reports) == 1
     hooks.finish()
 
@@ -248,7 +258,7 @@ def test_an_error_of_the_watch_itself_fails_nothing() -> None:
     reports: list[str] = []
     hooks = RolloutWatch(run, reports.append)
     hooks.start()
-    assert asyncio.run(hooks.failed(Failed("update"))) is False
+    assert await_(hooks.failed(Failed("update"))) is False
     assert reports == [] and hooks.ended == "watch failed: ValueError"
 
 
@@ -289,7 +299,7 @@ def test_one_set_of_hooks_dispatches_to_each_releases_watch() -> None:
     watches.start(Args("web-release"))
     watches.start(Args("api-release"))
     watches.start(Args("other-release"))  # not watched: nothing happens
-    assert asyncio.run(watches.failed(Args("web-release"))) is False  # type: ignore[arg-type]
+    assert await_(watches.failed(Args("web-release"))) is False  # type: ignore[arg-type]
     watches.finish(Args("api-release"))
-    assert asyncio.run(watches.failed(Args("other-release"))) is False  # type: ignore[arg-type]
+    assert await_(watches.failed(Args("other-release"))) is False  # type: ignore[arg-type]
     assert reports == ["shop/web: stuck"]
