@@ -27,7 +27,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import pulumi
 
@@ -243,8 +243,9 @@ def _failed(args: pulumi.ErrorHookArgs) -> bool:
 
 
 _HOOK_OPTS = pulumi.ResourceHookOptions(on_dry_run=True, ignore_errors=True)
-_shared: dict[str, Any] = {}
-_shared_lock = threading.Lock()
+_T = TypeVar("_T")
+_per_run: dict[str, tuple[object, Any]] = {}
+_per_run_lock = threading.Lock()
 
 
 def _current_run() -> object:
@@ -327,6 +328,19 @@ def start_callback_server() -> None:
     settings.SETTINGS.callbacks = servicer
 
 
+def once_per_run(key: str, build: Callable[[], _T]) -> _T:
+    """What ``build()`` returns, built once per program run (per resource monitor: unit
+    tests run several programs in one process) and shared by everything that asks for
+    ``key`` in that run — e.g. hooks the engine knows by a program-wide name."""
+    run = _current_run()
+    with _per_run_lock:
+        cached = _per_run.get(key)
+        if cached is None or cached[0] is not run:
+            cached = (run, build())
+            _per_run[key] = cached
+        return cast(_T, cached[1])
+
+
 def shared_hooks() -> dict[str, Any]:
     """The program-wide delete and error hooks (registered once per program run).
 
@@ -334,18 +348,16 @@ def shared_hooks() -> dict[str, Any]:
     deletes: a release removed from the program has no hooks of its own any more, but
     these are still registered by whatever else the program declares.
     """
-    with _shared_lock:
-        if _shared.get("run") is not _current_run():
-            _shared.clear()
-            _shared["run"] = _current_run()
-            _shared["before_delete"] = pulumi.ResourceHook(
+    return once_per_run(
+        "audit",
+        lambda: {
+            "before_delete": pulumi.ResourceHook(
                 "audit-before-delete", _before("delete"), _HOOK_OPTS
-            )
-            _shared["after_delete"] = pulumi.ResourceHook(
-                "audit-after-delete", _after("delete"), _HOOK_OPTS
-            )
-            _shared["on_error"] = pulumi.ErrorHook("audit-on-error", _failed)
-        return _shared
+            ),
+            "after_delete": pulumi.ResourceHook("audit-after-delete", _after("delete"), _HOOK_OPTS),
+            "on_error": pulumi.ErrorHook("audit-on-error", _failed),
+        },
+    )
 
 
 def lifecycle_hooks(
@@ -479,8 +491,8 @@ def record_validation_failure(
 def reset() -> None:
     """Forget the hooks of an earlier program run in this process (tests run several
     programs in one process; hooks belong to the run that registered them)."""
-    with _shared_lock:
-        _shared.clear()
+    with _per_run_lock:
+        _per_run.clear()
     with _names_lock:
         _names.clear()
     _details.clear()

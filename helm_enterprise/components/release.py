@@ -37,6 +37,7 @@ from helm_enterprise.audit import emit
 from helm_enterprise.audit.hooks import (
     lifecycle_hooks,
     merge_hooks,
+    once_per_run,
     record_validation_failure,
     start_callback_server,
     unique_hook_name,
@@ -167,27 +168,20 @@ def rollout_binding(
     )
 
 
-_rollout_hooks: dict[str, Any] = {}
-_rollout_hooks_lock = threading.Lock()
-
-
 def _shared_rollout_hooks() -> tuple[RolloutWatches, pulumi.ResourceHookBinding]:
-    """The program-wide rollout-watch hooks, registered once per program run (unit tests
-    run several programs in one process: one set per resource monitor)."""
-    from pulumi.runtime.settings import get_monitor
+    """The program-wide rollout-watch hooks, registered once per program run."""
 
-    run = get_monitor()
-    with _rollout_hooks_lock:
-        if _rollout_hooks.get("run") is not run:
-            start_callback_server()  # before any hook exists (see helm_enterprise.audit.hooks)
-            watches = RolloutWatches()
-            binding = rollout_binding(
-                pulumi.ResourceHook("helm-enterprise-rollout-start", watches.start),
-                pulumi.ResourceHook("helm-enterprise-rollout-end", watches.finish),
-                pulumi.ErrorHook("helm-enterprise-rollout-failed", watches.failed),
-            )
-            _rollout_hooks.update(run=run, watches=watches, binding=binding)
-        return _rollout_hooks["watches"], _rollout_hooks["binding"]
+    def build() -> tuple[RolloutWatches, pulumi.ResourceHookBinding]:
+        start_callback_server()  # before any hook exists (see helm_enterprise.audit.hooks)
+        watches = RolloutWatches()
+        binding = rollout_binding(
+            pulumi.ResourceHook("helm-enterprise-rollout-start", watches.start),
+            pulumi.ResourceHook("helm-enterprise-rollout-end", watches.finish),
+            pulumi.ErrorHook("helm-enterprise-rollout-failed", watches.failed),
+        )
+        return watches, binding
+
+    return once_per_run("rollout-watch", build)
 
 
 class Release(pulumi.ComponentResource):

@@ -21,6 +21,8 @@ from importlib.metadata import version as dist_version
 from pathlib import Path
 from typing import Any
 
+from pydantic.alias_generators import to_snake
+
 PACKAGE = "helm-enterprise"
 SCHEMA_FILE = Path(__file__).with_name("schema.json")
 
@@ -74,7 +76,7 @@ def _describe(schema: dict[str, Any]) -> dict[str, Any]:
         for base in reversed(component.__mro__[1:]):
             docs.update(output_docs(base))
         for name, prop in resource.get("properties", {}).items():
-            text = docs.get(snake_case(name))
+            text = docs.get(to_snake(name))
             if text:
                 prop["description"] = text
     # Enum members named as Pulumi's own packages name them (Mode.Release, ModeRelease in
@@ -83,10 +85,6 @@ def _describe(schema: dict[str, Any]) -> dict[str, Any]:
         for member in spec.get("enum", []):
             member["name"] = "".join(w.capitalize() for w in member["name"].split("_"))
     return schema
-
-
-def snake_case(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
 def provider(version: str | None = None) -> Any:
