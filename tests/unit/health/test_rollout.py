@@ -230,9 +230,11 @@ def test_the_hooks_run_the_watch_in_a_thread_and_report_only_a_failure() -> None
 
     reports: list[str] = []
     runs: list[threading.Event] = []
+    started = threading.Semaphore(0)
 
     def run(stop: threading.Event) -> str:
         runs.append(stop)
+        started.release()
         stop.wait(30)
         raise RolloutStuckError("shop/web: the new Pods could not become Ready: web-1: ...")
 
@@ -243,6 +245,7 @@ def test_the_hooks_run_the_watch_in_a_thread_and_report_only_a_failure() -> None
     assert runs[0].is_set() and hooks.ended == "stuck"
 
     hooks.start()  # the next operation starts a new run ...
+    assert started.acquire(timeout=10) and started.acquire(timeout=10)  # (both runs began)
     hooks.finish()  # ... which Helm finished: nothing is said
     assert runs[1].is_set() and len(reports) == 1
     hooks.start()
