@@ -68,8 +68,9 @@ class Platform:
             from ``VAULT_ADDR``/``VAULT_TOKEN`` when set, else none.
         secret_backends: secret stores by reference scheme (``{"aws": backend}`` serves
             ``aws:path#key``), each a :class:`~helm_enterprise.SecretBackend`. They are
-            added to the built-ins (``vault``, ``env``, ``file``, ``k8s`` when
-            ``secrets.k8s`` is set) and replace a built-in of the same scheme.
+            added to the built-ins (``vault``, ``env``, ``file``, ``k8s`` unless
+            ``secrets.k8s.reader`` is ``pulumi``) and replace a built-in of the same
+            scheme.
         secrets: settings of the built-in ``file``/``k8s`` backends
             (``helm-enterprise:secrets``).
         access: how to reach the cluster (pre-apply checks, ``k8s`` backend); default:
@@ -127,7 +128,7 @@ class Platform:
             cfg = VaultConfig()
         if cfg is not None:
             backends["vault"] = VaultBackend(cfg, credentials=read_pulumi_credential)
-        if settings.k8s is not None:
+        if settings.k8s.reader == "backend":
             access = self.cluster_access
             access = ClusterAccess(
                 settings.k8s.kubeconfig or access.kubeconfig,
@@ -136,6 +137,33 @@ class Platform:
             backends["k8s"] = KubernetesSecretBackend(access)
         backends.update(self.secret_backends)
         return SecretResolver(backends, cfg.max_parallel_reads if cfg else 8)
+
+    def for_cluster(self, kubeconfig: str | None, context: str | None) -> Platform:
+        """This platform for one cluster of a multi-cluster release: the stack's other
+        settings (``cluster.unreachable``, ...) with that cluster's access, and the same
+        resolver (one batch and cache for the program), whose built-in ``k8s`` backend
+        reads that cluster's Secrets unless the stack names one cluster for them."""
+        scoped = dataclasses.replace(
+            self,
+            cluster=(self.cluster or ClusterConfig()).model_copy(
+                update={"kubeconfig": kubeconfig, "context": context}
+            ),
+            access=None,  # the program's own access names another cluster
+        )
+        resolver = self.resolver()
+        k8s = (self.secrets or SecretsConfig()).k8s
+        follows_cluster = (
+            k8s.reader == "backend"
+            and not (k8s.kubeconfig or k8s.context)
+            and "k8s" not in self.secret_backends
+        )
+        if resolver is not None and follows_cluster:
+            access = scoped.cluster_access
+            resolver = resolver.scoped(
+                ("k8s", access), lambda: {"k8s": KubernetesSecretBackend(access)}
+            )
+        scoped._resolver = resolver
+        return scoped
 
     def vault_resolver(self) -> SecretResolver | None:
         """The resolver when it serves Vault references, else None."""

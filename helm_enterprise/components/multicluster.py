@@ -26,7 +26,6 @@ child ignores all changes, so its state is left exactly as it was until the clus
 healthy again. A cluster that never held the release is simply not registered.
 """
 
-import dataclasses
 import time
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any, TypedDict
@@ -258,16 +257,7 @@ class MultiClusterRelease(pulumi.ComponentResource):
                 skip_update_unreachable=True if keep else None,
                 opts=pulumi.ResourceOptions(parent=self),
             )
-            scoped = dataclasses.replace(
-                platform,
-                # This cluster, with the stack's other settings (``unreachable``).
-                cluster=(platform.cluster or ClusterConfig()).model_copy(
-                    update={"kubeconfig": cluster.kubeconfig, "context": cluster.context}
-                ),
-                access=None,  # the program's own access names another cluster
-            )
-            # Share the program's Vault resolver (and its cache) across clusters.
-            scoped._resolver = resolver
+            scoped = platform.for_cluster(cluster.kubeconfig, cluster.context)
             deps = user_deps if keep or previous is None else [*user_deps, previous]
             release = Release(
                 f"{resource_name}-{cluster.name}",

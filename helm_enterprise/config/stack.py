@@ -195,13 +195,33 @@ class FileSecretsConfig(Model):
     root: str | None = None
 
 
-class KubernetesSecretsConfig(Model):
-    """Read ``k8s:`` references once per run from this cluster (unset fields: the stack's
-    ``cluster``), batched with the other secrets, instead of through each release's
-    provider."""
+K8sSecretReader = Literal["backend", "pulumi"]
 
+
+class KubernetesSecretsConfig(Model):
+    """How ``k8s:`` references are read.
+
+    ``reader: backend`` (default): by :class:`KubernetesSecretBackend`, once per run and
+    batched with the other secrets, from the cluster each release deploys to (the stack's
+    ``cluster``; each cluster of a multi-cluster release), or from the one cluster
+    ``kubeconfig``/``context`` name. ``reader: pulumi``: by Pulumi (``Secret.get``) with
+    each release's own provider, for a cluster the program creates itself (its kubeconfig
+    is only known during the deployment).
+    """
+
+    reader: K8sSecretReader = "backend"
     kubeconfig: str | None = None
     context: str | None = None
+
+    @model_validator(mode="after")
+    def _one_cluster_only_for_the_backend(self) -> KubernetesSecretsConfig:
+        if self.reader == "pulumi" and (self.kubeconfig or self.context):
+            raise ValueError(
+                "kubeconfig/context name the cluster the backend reads from; with "
+                "reader: pulumi each release's provider decides (remove them, or use "
+                "reader: backend)"
+            )
+        return self
 
 
 class SecretsConfig(Model):
@@ -209,7 +229,7 @@ class SecretsConfig(Model):
     has ``helm-enterprise:vault``). ``env:`` needs no settings."""
 
     file: FileSecretsConfig = Field(default_factory=FileSecretsConfig)
-    k8s: KubernetesSecretsConfig | None = None
+    k8s: KubernetesSecretsConfig = Field(default_factory=KubernetesSecretsConfig)
 
 
 class StackConfig(Model):

@@ -5,9 +5,10 @@
   ``pulumi.Output.secret``;
 * ``env:``, ``file:`` and custom-scheme references go through the same resolver and the
   backend registered for their scheme;
-* Kubernetes Secret references go through the resolver too when a ``k8s`` backend is
-  registered; otherwise they are read through Pulumi (``Secret.get``) by a reader the
-  component supplies, so they follow the release's provider and stay secret in state;
+* Kubernetes Secret references go through the resolver too (its ``k8s`` backend, the
+  default); with ``secrets.k8s.reader: pulumi`` none is registered and they are read
+  through Pulumi (``Secret.get``) by a reader the component supplies, following the
+  release's provider;
 * secret stack config values come from ``pulumi.Config.require_secret``;
 * Python ``Output`` values are wrapped as secrets whatever they were.
 

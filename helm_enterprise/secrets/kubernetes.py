@@ -1,12 +1,12 @@
 """``k8s:namespace/name#key`` read through the :class:`SecretBackend` protocol with the
 official ``kubernetes`` client and a :class:`~helm_enterprise.kube.client.ClusterAccess`.
 
-By default a Release reads ``k8s:`` references through Pulumi (``Secret.get`` with the
-release's own provider), which keeps the read in the stack's state and follows each
-cluster of a multi-cluster release. Registering this backend on the Platform
-(``secret_backends={"k8s": KubernetesSecretBackend(access)}``) reads them instead once per
-run, batched and cached with every other reference, from the cluster ``access`` names: for
-programs whose Secrets live in one known cluster (often not the one deployed to).
+This is how a Release reads ``k8s:`` references by default: once per run, batched and
+cached with every other reference, from the cluster the release deploys to (each cluster
+of a multi-cluster release has a backend of its own, see ``Platform.for_cluster``), or
+from the one cluster ``helm-enterprise:secrets.k8s`` names. With ``secrets.k8s.reader:
+pulumi`` a Release reads them through Pulumi (``Secret.get`` with its own provider)
+instead, for a cluster the program creates itself.
 """
 
 from __future__ import annotations

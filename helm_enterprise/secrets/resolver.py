@@ -10,22 +10,29 @@ machine's filesystem outside the store's control.
 
 from __future__ import annotations
 
+import itertools
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 from helm_enterprise.config.secrets import WHOLE, BackendRef, SecretKeyRef, VaultRef
 from helm_enterprise.errors import ConfigError, SecretBackendError
 from helm_enterprise.secrets._backend import SecretBackend, SecretData
 
+# (scheme, path, version): what a reference asks for; a cache slot replaces the scheme with
+# the number of the backend that reads it, so that resolvers sharing a cache (scoped)
+# keep each backend's reads apart.
 _Key = tuple[str, str, int | None]
+_Slot = tuple[int, str, int | None]
+_numbers = itertools.count()
 # The references a backend serves. A SecretKeyRef must carry its namespace by now (the
 # injector fills in the release's namespace): its path is ``namespace/name``.
 StoreRef = VaultRef | BackendRef | SecretKeyRef
 
 _HINTS = {
     "vault": "set helm-enterprise:vault (or VAULT_ADDR and VAULT_TOKEN)",
-    "k8s": "pass secret_backends={'k8s': KubernetesSecretBackend(...)} to Platform",
+    "k8s": "set helm-enterprise:secrets.k8s.reader to backend (the default), or pass "
+    "secret_backends={'k8s': KubernetesSecretBackend(...)} to Platform",
 }
 
 
@@ -43,10 +50,30 @@ class SecretResolver:
 
     def __init__(self, backends: Mapping[str, SecretBackend], max_workers: int = 8) -> None:
         self._backends = dict(backends)
+        self._numbers = {scheme: next(_numbers) for scheme in self._backends}
         self._max_workers = max_workers
-        self._cache: dict[_Key, SecretData] = {}
-        self._errors: dict[_Key, SecretBackendError] = {}
+        self._cache: dict[_Slot, SecretData] = {}
+        self._errors: dict[_Slot, SecretBackendError] = {}
         self._lock = threading.Lock()
+        self._views: dict[Hashable, SecretResolver] = {}  # scoped(), shared by the views
+
+    def scoped(
+        self, name: Hashable, backends: Callable[[], Mapping[str, SecretBackend]]
+    ) -> SecretResolver:
+        """The view ``name`` of this resolver: ``backends()`` in place of its own of the
+        same schemes (one cluster's ``k8s`` backend), sharing its cache, so that what both
+        read is read once. Made on the first call for ``name``; later calls (another
+        release on the same cluster) get the same view and its reads."""
+        with self._lock:
+            view = self._views.get(name)
+            if view is None:
+                replacing = backends()
+                view = SecretResolver({**self._backends, **replacing}, self._max_workers)
+                view._numbers = {**self._numbers, **{s: next(_numbers) for s in replacing}}
+                view._cache, view._errors = self._cache, self._errors
+                view._lock, view._views = self._lock, self._views
+                self._views[name] = view
+        return view
 
     def serves(self, scheme: str) -> bool:
         """Whether a backend is registered for ``scheme``."""
@@ -69,6 +96,9 @@ class SecretResolver:
         scheme, path, _, version = locate(ref)
         return (scheme, path, version)
 
+    def _slot(self, key: _Key) -> _Slot:
+        return (self._numbers[key[0]], key[1], key[2])
+
     def prefetch(self, refs: Iterable[StoreRef]) -> None:
         """Read every not-yet-read path of ``refs`` in parallel (one read per path).
 
@@ -77,9 +107,13 @@ class SecretResolver:
         """
         with self._lock:
             todo = sorted(
-                {k for k in map(self._key, refs) if k[0] in self._backends}
-                - self._cache.keys()
-                - self._errors.keys(),
+                {
+                    k
+                    for k in map(self._key, refs)
+                    if k[0] in self._backends
+                    and self._slot(k) not in self._cache
+                    and self._slot(k) not in self._errors
+                },
                 key=lambda k: (k[0], k[1], k[2] or 0),
             )
         if not todo:
@@ -93,22 +127,23 @@ class SecretResolver:
                     data = fut.result()
                 except SecretBackendError as err:
                     with self._lock:
-                        self._errors[key] = err
+                        self._errors[self._slot(key)] = err
                 else:
                     with self._lock:
-                        self._cache[key] = data
+                        self._cache[self._slot(key)] = data
 
     def data(self, ref: StoreRef) -> SecretData:
         key = self._key(ref)
         self.backend(key[0])  # ConfigError when no backend serves the scheme
+        slot = self._slot(key)
         with self._lock:
-            cached = self._cache.get(key)
-            err = self._errors.get(key)
+            cached = self._cache.get(slot)
+            err = self._errors.get(slot)
         if cached is None and err is None:
             self.prefetch([ref])
             with self._lock:
-                cached = self._cache.get(key)
-                err = self._errors.get(key)
+                cached = self._cache.get(slot)
+                err = self._errors.get(slot)
         if err is not None:
             raise err
         assert cached is not None

@@ -319,9 +319,9 @@ def test_env_file_and_k8s_backends_through_the_secret_backend_seam(
 ) -> None:
     """The backends that need no Vault, through the same protocol as Vault's, on the real
     engine: ``env:`` from the program's environment, ``file:`` under the stack's
-    ``secrets.file.root``, and ``k8s:`` read by :class:`KubernetesSecretBackend` (opted in
-    with ``secrets.k8s``) from a Secret in another namespace. The values reach the chart's
-    Secret and nothing else."""
+    ``secrets.file.root``, and ``k8s:`` read by :class:`KubernetesSecretBackend` (the
+    default) from a Secret in another namespace. The values reach the chart's Secret and
+    nothing else. ``secrets.k8s.reader: pulumi`` reads the same value through Pulumi."""
     env_value, file_value, k8s_value = (f"{k}-{pysecrets.token_hex(6)}" for k in "efk")
     root = tmp_path / "dev-secrets"
     root.mkdir()
@@ -333,7 +333,7 @@ def test_env_file_and_k8s_backends_through_the_secret_backend_seam(
             "-n", source, "create", "secret", "generic", "api", f"--from-literal=key={k8s_value}"
         )
         p = project()
-        p.config("helm-enterprise:secrets", {"file": {"root": str(root)}, "k8s": {}})
+        p.config("helm-enterprise:secrets", {"file": {"root": str(root)}})
         p.stack.workspace.env_vars["HE_E2E_TOKEN"] = env_value
         p.releases(
             [
@@ -357,9 +357,21 @@ def test_env_file_and_k8s_backends_through_the_secret_backend_seam(
         }
         for value in (env_value, file_value, k8s_value):
             assert leaks(value, p.export(), p.text) == [], value
-        # Read by the backend, not by a Pulumi read of the Secret (the default for k8s:).
-        reads = [r["urn"] for r in p.export_json()["resources"] if r.get("id") == f"{source}/api"]
-        assert reads == []
+
+        # Read by the backend, not by a Pulumi read of the Secret.
+        def reads() -> list[str]:
+            resources = p.export_json()["resources"]
+            return [r["urn"] for r in resources if r.get("id") == f"{source}/api"]
+
+        assert reads() == []
+        # reader: pulumi reads it with Secret.get through the release's provider instead.
+        p.config(
+            "helm-enterprise:secrets", {"file": {"root": str(root)}, "k8s": {"reader": "pulumi"}}
+        )
+        p.up()
+        assert secret_data(sb, namespace)["apikey"] == k8s_value
+        assert len(reads()) == 1
+        assert leaks(k8s_value, p.export(), p.text) == []
         # A reference the backend cannot read fails the preview naming it, not a value.
         p.releases([hello(namespace, secretValues={"secret.token": "env:HE_E2E_UNSET"})])
         error = p.preview_fails()

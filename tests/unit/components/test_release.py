@@ -220,30 +220,6 @@ def test_checksum_follows_vault_version(platform: Platform) -> None:
     assert checksum(2) == checksum(2)
 
 
-def test_k8s_secret_reference_is_read_through_pulumi(platform: Platform) -> None:
-    import base64
-
-    from tests.unit.pulumi_harness import Mocks
-
-    mocks = Mocks()
-    mocks.secrets["demo/creds"] = {"token": base64.b64encode(b"tok-123").decode()}
-    run = run_program(
-        lambda: Release(
-            "web",
-            {
-                "namespace": "demo",
-                "chart": LOCAL,
-                "secret_values": {"secret.token": "k8s:creds#token"},
-            },
-        ),
-        mocks=mocks,
-    )
-    assert [r.resource_id for r in mocks.reads] == ["demo/creds"]
-    rel = run.one(REL)
-    assert rel.is_secret("values")
-    assert rel.inputs["values"]["secret"]["token"] == "tok-123"
-
-
 def test_config_ref_must_be_secret(platform: Platform) -> None:
     with pytest.raises(ConfigError, match="not a secret"):
         run_program(

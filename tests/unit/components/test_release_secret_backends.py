@@ -13,13 +13,13 @@ import pytest
 from helm_enterprise import (
     ClusterAccess,
     ConfigError,
-    KubernetesSecretBackend,
     Platform,
     Release,
     SecretBackendError,
 )
 from helm_enterprise.components.context import set_default_platform
-from helm_enterprise.config import ClusterConfig
+from helm_enterprise.config import ClusterConfig, validate_model
+from helm_enterprise.config.stack import SecretsConfig
 from tests.unit.pulumi_harness import Mocks, run_program
 from tests.unit.secrets.dict_backend import DictBackend
 
@@ -106,36 +106,47 @@ def test_unknown_scheme_is_a_config_error(platform: Platform) -> None:
         run_program(release({"db.password": "corp:prod/db#password"}))
 
 
-class _FakeCoreV1:
-    """The kubernetes client boundary: CoreV1Api.read_namespaced_secret."""
+class _Cluster:
+    """The kubernetes client boundary of the clusters the backend reads: every cluster
+    (named by its kubeconfig's file name) holds ``<ns>/creds`` with ``token:
+    tok-<cluster>``; ``reads`` records (cluster, namespace, name)."""
 
-    reads: list[tuple[str, str]] = []
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.reads: list[tuple[str, str, str]] = []
+        cluster = self
 
-    def __init__(self, api: object) -> None:
-        pass
+        class Api:
+            def __init__(self, kubeconfig: str | None) -> None:
+                self.cluster = Path(kubeconfig or "ambient").name
 
-    def read_namespaced_secret(self, name: str, namespace: str, **_: object) -> Any:
-        self.reads.append((namespace, name))
-        encoded = base64.b64encode(b"k8s-s3cret").decode()
-        return kubernetes.client.V1Secret(data={"token": encoded})
+            def close(self) -> None:
+                pass
+
+        class CoreV1:
+            def __init__(self, api: Api) -> None:
+                self.cluster = api.cluster
+
+            def read_namespaced_secret(self, name: str, namespace: str, **_: object) -> Any:
+                cluster.reads.append((self.cluster, namespace, name))
+                token = base64.b64encode(f"tok-{self.cluster}".encode()).decode()
+                return kubernetes.client.V1Secret(data={"token": token})
+
+        monkeypatch.setattr(kubernetes.client, "CoreV1Api", CoreV1)
+        monkeypatch.setattr(
+            ClusterAccess, "reachable_client", lambda access, timeout=3.0: Api(access.kubeconfig)
+        )
 
 
-class _FakeApi:
-    def close(self) -> None:
-        pass
+NO_OWNERSHIP = {"validation": {"ownership": False}}
 
 
-def test_k8s_reference_goes_through_the_backend_protocol(
+def test_k8s_references_are_read_by_the_backend_from_the_release_cluster(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    _FakeCoreV1.reads = []
-    monkeypatch.setattr(kubernetes.client, "CoreV1Api", _FakeCoreV1)
-    access = ClusterAccess(kubeconfig="/secrets-cluster/kubeconfig")
-    monkeypatch.setattr(ClusterAccess, "reachable_client", lambda self, timeout=3.0: _FakeApi())
+    """The default: KubernetesSecretBackend, from the stack's cluster, one read per Secret."""
+    cluster = _Cluster(monkeypatch)
     platform = Platform(
-        secret_backends={"k8s": KubernetesSecretBackend(access)},
-        cluster=UNREACHABLE,
-        base_dir=REPO,
+        cluster=ClusterConfig(kubeconfig="/kube/main", unreachable="warn"), base_dir=REPO
     )
     mocks = Mocks()
     run = run_program(
@@ -145,7 +156,7 @@ def test_k8s_reference_goes_through_the_backend_protocol(
                 "namespace": "demo",
                 "chart": LOCAL,
                 "secret_values": {"a.token": "k8s:creds#token", "b.token": "k8s:demo/creds#token"},
-                "validation": {"ownership": False},
+                **NO_OWNERSHIP,
             },
             platform=platform,
         ),
@@ -153,6 +164,100 @@ def test_k8s_reference_goes_through_the_backend_protocol(
     )
     rel = run.one(REL)
     assert rel.is_secret("values")
-    assert rel.inputs["values"]["a"]["token"] == "k8s-s3cret"
-    assert _FakeCoreV1.reads == [("demo", "creds")]  # one read for both uses
+    assert rel.inputs["values"]["a"]["token"] == "tok-main"
+    assert cluster.reads == [("main", "demo", "creds")]  # one read for both uses
     assert mocks.reads == []  # no Secret.get through Pulumi
+
+
+def _multicluster(platform: Platform, names: tuple[str, ...] = ("web",)) -> Any:
+    """A program of one multi-cluster release per name, each on clusters eu-1 and eu-2."""
+    from helm_enterprise import MultiClusterRelease
+    from helm_enterprise.kube.clusters import ClusterHealth, ClusterState
+
+    def program() -> Any:
+        return [
+            MultiClusterRelease(
+                name,
+                {
+                    "namespace": "shop",
+                    "chart": LOCAL,
+                    "secret_values": {"db.token": "k8s:creds#token"},
+                    "clusters": [{"name": n, "kubeconfig": f"/kube/{n}"} for n in ("eu-1", "eu-2")],
+                    **NO_OWNERSHIP,
+                },
+                platform=platform,
+                probe=lambda access, timeout: ClusterHealth(ClusterState.HEALTHY, server="x"),
+            ).deployed
+            for name in names
+        ]
+
+    return program
+
+
+def test_each_cluster_of_a_multicluster_release_reads_its_own_secret(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cluster = _Cluster(monkeypatch)
+    platform = Platform(cluster=UNREACHABLE, base_dir=REPO)
+    run = run_program(_multicluster(platform))
+    tokens = sorted(r.inputs["values"]["db"]["token"] for r in run.of_type(REL))
+    assert tokens == ["tok-eu-1", "tok-eu-2"]
+    assert sorted(cluster.reads) == [("eu-1", "shop", "creds"), ("eu-2", "shop", "creds")]
+
+
+def test_releases_on_the_same_cluster_share_its_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    cluster = _Cluster(monkeypatch)
+    platform = Platform(cluster=UNREACHABLE, base_dir=REPO)
+    run = run_program(_multicluster(platform, ("web", "api")))
+    tokens = sorted(r.inputs["values"]["db"]["token"] for r in run.of_type(REL))
+    assert tokens == ["tok-eu-1", "tok-eu-1", "tok-eu-2", "tok-eu-2"]
+    assert sorted(cluster.reads) == [("eu-1", "shop", "creds"), ("eu-2", "shop", "creds")]
+
+
+def test_secrets_k8s_names_the_one_cluster_every_release_reads_from(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cluster = _Cluster(monkeypatch)
+    platform = Platform(
+        cluster=UNREACHABLE,
+        secrets=SecretsConfig.model_validate({"k8s": {"kubeconfig": "/kube/mgmt"}}),
+        base_dir=REPO,
+    )
+    run = run_program(_multicluster(platform))
+    tokens = [r.inputs["values"]["db"]["token"] for r in run.of_type(REL)]
+    assert tokens == ["tok-mgmt", "tok-mgmt"]
+    assert cluster.reads == [("mgmt", "shop", "creds")]  # once for both clusters
+
+
+def test_reader_pulumi_reads_through_secret_get_with_the_release_provider() -> None:
+    mocks = Mocks()
+    mocks.secrets["demo/creds"] = {"token": base64.b64encode(b"tok-123").decode()}
+    platform = Platform(
+        cluster=UNREACHABLE,
+        secrets=SecretsConfig.model_validate({"k8s": {"reader": "pulumi"}}),
+        base_dir=REPO,
+    )
+    run = run_program(
+        lambda: Release(
+            "web",
+            {"namespace": "demo", "chart": LOCAL, "secret_values": {"s.token": "k8s:creds#token"}},
+            platform=platform,
+        ),
+        mocks=mocks,
+    )
+    assert [r.resource_id for r in mocks.reads] == ["demo/creds"]
+    rel = run.one(REL)
+    assert rel.is_secret("values")
+    assert rel.inputs["values"]["s"]["token"] == "tok-123"
+
+
+def test_reader_pulumi_with_a_cluster_is_a_config_error() -> None:
+    with pytest.raises(ConfigError) as err:
+        validate_model(SecretsConfig, {"k8s": {"reader": "pulumi", "context": "mgmt"}}, "secrets")
+    assert "secrets.k8s" in str(err.value) and "reader: backend" in str(err.value)
+
+
+def test_an_unreachable_cluster_names_the_secret_not_a_value(platform: Platform) -> None:
+    with pytest.raises(SecretBackendError) as err:
+        run_program(release({"db.token": "k8s:demo/creds#token"}, **NO_OWNERSHIP))
+    assert "Kubernetes at /nonexistent/kubeconfig unreachable (Secret demo/creds)" in str(err.value)

@@ -4,7 +4,7 @@ import hvac.exceptions
 import pytest
 import requests
 
-from helm_enterprise.config import VaultConfig, VaultRef
+from helm_enterprise.config import SecretKeyRef, VaultConfig, VaultRef
 from helm_enterprise.errors import ConfigError, SecretBackendError
 from helm_enterprise.secrets import SecretData, SecretResolver, VaultBackend
 from helm_enterprise.secrets.vault import classify
@@ -25,6 +25,28 @@ def test_one_read_per_distinct_path_and_version() -> None:
     assert resolver.value(ref("secret/p3", "a")) == "3"
     resolver.value(ref("secret/p3", "a", version=2))  # a pinned version is another read
     assert len(backend.reads) == 6
+
+
+def test_a_scoped_resolver_shares_the_cache_but_not_the_replaced_backend() -> None:
+    """One cluster's view (``Platform.for_cluster``): its own ``k8s`` backend, the same
+    Vault reads as the program's."""
+    vault = DictBackend({"secret/db": {"pw": "v"}})
+    main = DictBackend({"ns/creds": {"token": "main"}})
+    main.scheme = "k8s"
+    eu = DictBackend({"ns/creds": {"token": "eu"}})
+    eu.scheme = "k8s"
+    program = SecretResolver({"vault": vault, "k8s": main})
+    cluster = program.scoped("eu", lambda: {"k8s": eu})
+    k8s_ref = SecretKeyRef(namespace="ns", name="creds", key="token")
+    assert program.value(k8s_ref) == "main"
+    assert cluster.value(k8s_ref) == "eu"  # not the program's cached read
+    assert program.value(ref("secret/db", "pw")) == cluster.value(ref("secret/db", "pw"))
+    assert vault.reads == [("secret/db", None)]  # read once for both
+    assert main.reads == eu.reads == [("ns/creds", None)]
+    # Another release on the same cluster gets the same view, and its reads.
+    again = program.scoped("eu", lambda: {"k8s": DictBackend({})})
+    assert again is cluster and again.value(k8s_ref) == "eu"
+    assert eu.reads == [("ns/creds", None)]
 
 
 def test_missing_key_names_keys_not_values() -> None:
