@@ -42,6 +42,9 @@ from typing import Any
 import yaml
 
 LAUNCHER_DIR = Path(".helm-enterprise") / "postrender"
+# Launchers this process has written or found up to date: a program of many releases with
+# the same labels checks each file once (its name holds the digest of what it runs).
+_current: set[Path] = set()
 
 
 ANNOTATION_REPLICAS = "helm-enterprise.io/replicas"
@@ -108,6 +111,8 @@ def install(
     return its path relative to ``base_dir``."""
     rel = launcher_path(release, labels, annotations, workload)
     target = base_dir / rel
+    if target in _current and target.exists():
+        return f"./{rel}"
     args = " ".join(
         shlex.quote(a)
         for a in (
@@ -122,6 +127,7 @@ def install(
     content = f"#!/bin/sh\n# helm-enterprise post-renderer for release {release}\nexec {args}\n"
     try:
         if target.read_text() == content:
+            _current.add(target)
             return f"./{rel}"
     except OSError:
         pass
@@ -135,6 +141,7 @@ def install(
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _current.add(target)
     return f"./{rel}"
 
 

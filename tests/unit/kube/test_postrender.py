@@ -86,6 +86,15 @@ def test_launcher_runs_as_helm_would(tmp_path: Path) -> None:
     assert sys.executable in launcher.read_text()
 
 
+def test_a_launcher_removed_between_runs_of_one_process_is_written_again(tmp_path: Path) -> None:
+    """A process checks each launcher once (Automation API programs run many times in one
+    process); one removed since (a cleaned checkout) is written again."""
+    rel = install(tmp_path, "web", {"k": "v"}, {})
+    (tmp_path / rel).unlink()
+    assert install(tmp_path, "web", {"k": "v"}, {}) == rel
+    assert os.access(tmp_path / rel, os.X_OK)
+
+
 def test_each_stack_and_tenant_has_its_own_launcher(tmp_path: Path) -> None:
     """Stacks of one project run in parallel from one directory: a release's launcher is
     named after its labels, so no stack's Helm runs another stack's (and a label change is
