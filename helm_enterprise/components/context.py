@@ -128,13 +128,9 @@ class Platform:
             cfg = VaultConfig()
         if cfg is not None:
             backends["vault"] = VaultBackend(cfg, credentials=read_pulumi_credential)
-        if settings.k8s.reader == "backend":
-            access = self.cluster_access
-            access = ClusterAccess(
-                settings.k8s.kubeconfig or access.kubeconfig,
-                settings.k8s.context or access.context,
-            )
-            backends["k8s"] = KubernetesSecretBackend(access)
+        k8s_access = self._k8s_secrets_access()
+        if k8s_access is not None:
+            backends["k8s"] = KubernetesSecretBackend(k8s_access)
         backends.update(self.secret_backends)
         return SecretResolver(backends, cfg.max_parallel_reads if cfg else 8)
 
@@ -152,18 +148,23 @@ class Platform:
         )
         resolver = self.resolver()
         k8s = (self.secrets or SecretsConfig()).k8s
-        follows_cluster = (
-            k8s.reader == "backend"
-            and not (k8s.kubeconfig or k8s.context)
-            and "k8s" not in self.secret_backends
-        )
-        if resolver is not None and follows_cluster:
-            access = scoped.cluster_access
+        access = scoped._k8s_secrets_access()
+        if resolver is not None and access is not None and not (k8s.kubeconfig or k8s.context):
             resolver = resolver.scoped(
                 ("k8s", access), lambda: {"k8s": KubernetesSecretBackend(access)}
             )
         scoped._resolver = resolver
         return scoped
+
+    def _k8s_secrets_access(self) -> ClusterAccess | None:
+        """The cluster the built-in ``k8s`` backend reads: ``secrets.k8s``'s fields over
+        this platform's access; None when it has no such backend (``reader: pulumi``, or a
+        ``k8s`` backend of the program's own)."""
+        k8s = (self.secrets or SecretsConfig()).k8s
+        if k8s.reader != "backend" or "k8s" in self.secret_backends:
+            return None
+        access = self.cluster_access
+        return ClusterAccess(k8s.kubeconfig or access.kubeconfig, k8s.context or access.context)
 
     def vault_resolver(self) -> SecretResolver | None:
         """The resolver when it serves Vault references, else None."""
