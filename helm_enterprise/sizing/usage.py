@@ -21,6 +21,8 @@ def queries(namespace: str, pods: list[str], window: int) -> dict[str, str]:
     sel = _selector(namespace, pods)
     w = prometheus_duration(window)
     memory = f"container_memory_working_set_bytes{{{sel}}}"
+    # Samples are summed over the release's Pods, as KRR counts its points: a Pod the HPA
+    # has just added has few of its own, and must not hide the history of the others.
     return {
         "cpu": (
             f"max by (container) (quantile_over_time({CPU_PERCENTILE}, "
@@ -28,7 +30,7 @@ def queries(namespace: str, pods: list[str], window: int) -> dict[str, str]:
             f"[{w}:{STEP}s]))"
         ),
         "memory": f"max by (container) (max_over_time({memory}[{w}]))",
-        "samples": f"min by (container) (count_over_time({memory}[{w}]))",
+        "samples": f"sum by (container) (count_over_time({memory}[{w}]))",
     }
 
 

@@ -100,8 +100,9 @@ def test_hpa_and_rightsize_from_real_usage(
         f"kubelet: cpu {measured_cpu * 1000:.0f}m, working set {measured_memory / 2**20:.1f}Mi"
     )
 
-    # cAdvisor stamps its samples with its own collection time (every ~15 s, less often on
-    # a busy machine: a fresh-clone CI saw 4 in 90 s): 120 s hold ~8.
+    # cAdvisor stamps its samples with its own collection time (every ~15 s): 120 s hold ~8
+    # of the first Pod's. By now the HPA has usually added a second Pod with fewer of its own;
+    # samples are counted over both (a CI run failed on 4 when the youngest Pod's count ruled).
     kubeconfig = str(sb.sandbox.cluster("a").kubeconfig)
     result = run_cli(
         "rightsize",

@@ -45,4 +45,5 @@ def test_queries_select_the_release_pods_per_container() -> None:
     assert 'pod=~"web-7d9-abc|web\\\\.7d9-def"' in q["cpu"]
     assert "quantile_over_time(0.95," in q["cpu"] and "[1h:15s]" in q["cpu"]
     assert q["memory"].startswith("max by (container) (max_over_time(container_memory_working_set")
-    assert "count_over_time" in q["samples"]
+    # Counted over all the release's Pods: a Pod just scaled up does not hide the others'.
+    assert q["samples"].startswith("sum by (container) (count_over_time(container_memory")
