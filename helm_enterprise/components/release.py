@@ -540,6 +540,10 @@ class Release(pulumi.ComponentResource):
         labels = self._labels
         if colour:
             labels = {**labels, LABEL_ROLLOUT: cfg.name, LABEL_COLOUR: colour}
+        # `replace` only matters for the install that recovers a failed first install;
+        # ignoring it in diffs keeps later runs from upgrading for nothing. The recorded
+        # description is kept unless a new one restores an out-of-band revision.
+        kept = ["replace", *(["description"] if revision.keep_recorded else []), *(ignore or [])]
         return k8s.helm.v3.Release(
             f"{self._name}-release" + (f"-{colour}" if colour else ""),
             k8s.helm.v3.ReleaseArgs(
@@ -565,21 +569,7 @@ class Release(pulumi.ComponentResource):
                     self._base_dir, helm_name, labels, self._annotations, workload
                 ),
             ),
-            # `replace` only matters for the install that recovers a failed first install;
-            # ignoring it in diffs keeps later runs from upgrading for nothing. The recorded
-            # description is kept unless a new one restores an out-of-band revision.
-            opts=_with(
-                opts,
-                ignore_changes=list(
-                    dict.fromkeys(
-                        [
-                            "replace",
-                            *(["description"] if revision.keep_recorded else []),
-                            *(ignore or []),
-                        ]
-                    )
-                ),
-            ),
+            opts=_with(opts, ignore_changes=list(dict.fromkeys(kept))),
         )
 
     def _hooks(
